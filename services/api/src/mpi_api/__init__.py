@@ -1,0 +1,1 @@
+"""Public REST API of the MPI."""

@@ -1,0 +1,75 @@
+"""The api's FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from mpi_api.health.router import router as health_router
+from mpi_api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware, error_response
+from mpi_api.patients.router import router as patients_router
+from mpi_api.records.matching import ExactMatcher
+from mpi_api.records.router import router as records_router
+from mpi_api.settings import Settings
+from mpi_store.db import make_engine, make_sessionmaker
+from mpi_store.errors import MPIError
+
+
+def _operation_id(route: APIRoute) -> str:
+    return route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+        app.state.engine = engine
+        app.state.session_factory = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Master Patient Index",
+        version="0.1.0",
+        summary="Which patient does this record belong to?",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    app.state.matcher = ExactMatcher()
+    app.state.metrics = Metrics()
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_exception_handler(MPIError, _mpi_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(records_router)
+    app.include_router(patients_router)
+    app.include_router(health_router)
+    return app
+
+
+async def _mpi_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, MPIError)
+    return error_response(error)
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    """422 naming each bad field; never echoes the submitted values (they may be PHI)."""
+    assert isinstance(error, RequestValidationError)
+    problems: list[dict[str, Any]] = []
+    for item in error.errors():
+        location = [str(part) for part in item["loc"] if part != "body"]
+        problems.append(
+            {"field": ".".join(location) or "body", "type": item["type"], "message": item["msg"]}
+        )
+    return JSONResponse({"error": "InvalidRecord", "detail": problems}, status_code=422)

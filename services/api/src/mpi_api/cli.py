@@ -1,0 +1,162 @@
+"""The `mpi` command: run the MPI locally, manage keys and migrations.
+
+Other packages add command groups through the `mpi.commands` entry-point group.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mpi_store.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
+from mpi_store.enums import Scope
+from mpi_store.migrate import upgrade
+
+app = typer.Typer(help="Master Patient Index", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+DEFAULT_STATE_DIR = Path(".mpi")
+
+
+def _database_url(state_dir: Path) -> tuple[object | None, str]:
+    url = os.environ.get("MPI_DATABASE_URL")
+    if url:
+        return None, normalise_url(url)
+    from mpi_api.embedded import start_postgres
+
+    return start_postgres(state_dir.resolve() / "pgdata")
+
+
+@app.command()
+def up(
+    host: Annotated[str, typer.Option(help="Interface the api listens on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the api")] = 8000,
+    state_dir: Annotated[
+        Path, typer.Option(help="Embedded servers' data (when MPI_*_URL are unset)")
+    ] = DEFAULT_STATE_DIR,
+) -> None:
+    """Start the MPI: Postgres (embedded unless MPI_DATABASE_URL is set), migrations, the api."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    server, url = _database_url(state_dir)
+    upgrade(url)
+    dev_key = os.environ.get("MPI_DEV_API_KEY") or "mpik_dev_" + secrets.token_urlsafe(24)
+    env = {
+        **os.environ,
+        "MPI_DATABASE_URL": url,
+        "MPI_DEV_API_KEY": dev_key,
+        "MPI_API_ENVIRONMENT": "dev",
+    }
+    if "MPI_DEV_API_KEY" not in os.environ:
+        print(f"Dev API key (all scopes): {dev_key}")
+    print(f"MPI api on http://{host}:{port} (docs at /docs). Ctrl-C stops everything.")
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "mpi_api.app:create_app",
+                "--factory",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            env=env,
+        ),
+    ]
+    _supervise(processes)
+    del server  # stops the embedded server, if this command started it
+
+
+def _supervise(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until Ctrl-C/SIGTERM or a child exits; then stop every child."""
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stopping and all(p.poll() is None for p in processes):
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    failed = [p.args for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
+    if failed and not stopping:
+        raise typer.Exit(1)
+
+
+@app.command()
+def migrate(
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Apply the database migrations (Alembic) up to the newest."""
+    _, url = _database_url(state_dir)
+    upgrade(url)
+    print("migrations current")
+
+
+@keys_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Option(help="Who holds the key (an integration's name)")],
+    scope: Annotated[list[Scope], typer.Option(help="Repeat for several scopes")],
+    source: Annotated[
+        list[str] | None,
+        typer.Option(help="Sources a records:write key may write; repeat. Omit: all sources"),
+    ] = None,
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from mpi_api.auth.service import create_key as store_key
+
+    _, url = _database_url(state_dir)
+    upgrade(url)
+    engine = make_engine(url, pool_size=1)
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        key_id, key = store_key(session, name=name, scopes=scope, allowed_sources=source)
+    engine.dispose()
+    print(f"key id {key_id} for {name!r}; store it now, it is not shown again:")
+    print(key)
+
+
+def _load_plugins() -> None:
+    for entry in entry_points(group="mpi.commands"):
+        try:
+            command = entry.load()
+        except ImportError:
+            continue  # the package's extra is not installed; its commands stay hidden
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=entry.name)
+        else:
+            app.command(entry.name)(command)
+
+
+def main() -> None:
+    _load_plugins()
+    app()
+
+
+if __name__ == "__main__":
+    main()

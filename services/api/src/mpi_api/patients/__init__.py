@@ -1,0 +1,1 @@
+"""Golden records (enterprise patients)."""

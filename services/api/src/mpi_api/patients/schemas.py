@@ -1,0 +1,38 @@
+"""Response bodies of the patients resource."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel
+
+from mpi_store.enums import GoldenStatus, LinkSource, LinkState, MatchResult
+
+
+class LinkedRecordRead(BaseModel):
+    source: str
+    source_record_id: str
+    link_state: LinkState
+    match_result: MatchResult
+    link_source: LinkSource
+    probability: float | None
+
+
+class PatientRead(BaseModel):
+    """A golden record: survivorship per field plus every source record linked to it."""
+
+    mpi_id: str
+    status: GoldenStatus
+    version: int
+    golden: dict[str, Any]
+    records: list[LinkedRecordRead]
+    updated_at: dt.datetime
+
+
+class RedirectRead(BaseModel):
+    """Answer for a merged `mpi_id` (status 308, `Location` names the survivor)."""
+
+    mpi_id: str
+    status: GoldenStatus
+    redirect_to: str

@@ -1,0 +1,1 @@
+"""Facility records: ingest, link, read."""

@@ -1,0 +1,40 @@
+"""Settings of the api process (`MPI_API_*`, plus the shared `MPI_DATABASE_URL`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_KEYS = frozenset({"", "changeme", "change-me", "dev", "secret", "test"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MPI_API_", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default="",
+        validation_alias=AliasChoices("MPI_DATABASE_URL", "database_url"),
+        description="SQLAlchemy URL of Postgres (`postgresql://...`).",
+    )
+    database_pool_size: int = Field(default=10, ge=1, description="Connections per api process.")
+    environment: Literal["dev", "production"] = Field(
+        default="production", description="`dev` enables the dev API key."
+    )
+    dev_api_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MPI_DEV_API_KEY", "dev_api_key"),
+        description="All-scopes key accepted in dev mode only.",
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Request body limit.")
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_secrets(self) -> Settings:
+        if not self.database_url:
+            raise ValueError("MPI_DATABASE_URL is required")
+        if self.environment != "dev" and self.dev_api_key:
+            raise ValueError("MPI_DEV_API_KEY is only accepted with MPI_API_ENVIRONMENT=dev")
+        if self.dev_api_key is not None and self.dev_api_key.strip().lower() in _PLACEHOLDER_KEYS:
+            raise ValueError("MPI_DEV_API_KEY is a placeholder; use a random value")
+        return self

@@ -1,0 +1,1 @@
+"""Gray-zone adjudication worker (arrives with the adjudication issue)."""

@@ -1,0 +1,1 @@
+"""Splink linkage: normalisation, blocking keys, scoring (arrives with the linker issue)."""

@@ -1,0 +1,1 @@
+"""Golden-record store: models, repositories, migrations and the record contract."""

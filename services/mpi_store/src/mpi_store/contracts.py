@@ -1,0 +1,133 @@
+"""The facility record contract: what `POST /records` accepts and the data generator emits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Sex = Literal["female", "male", "other", "unknown"]
+
+# Generous bounds: they stop junk and oversized payloads, not real-world values.
+ShortText = Annotated[str, Field(max_length=200)]
+Code = Annotated[str, Field(max_length=100)]
+Key = Annotated[str, Field(min_length=1, max_length=100)]
+MAX_EVENTS_PER_LIST = 5000
+
+
+class Contract(BaseModel):
+    """Base for every inbound model: unknown fields are errors, strings are trimmed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class Identifier(Contract):
+    system: Key
+    value: Key
+
+
+class CodedItem(Contract):
+    code_system: Code | None = None
+    code: Code | None = None
+    display: Annotated[str, Field(max_length=500)] | None = None
+
+
+class Condition(CodedItem):
+    onset: dt.date | None = None
+    abatement: dt.date | None = None
+
+
+class Medication(CodedItem):
+    start: dt.date | None = None
+    stop: dt.date | None = None
+
+
+class Allergy(CodedItem):
+    onset: dt.date | None = None
+
+
+class Observation(CodedItem):
+    date: dt.date | None = None
+    value: float | ShortText | None = None
+    unit: Code | None = None
+
+
+class Procedure(CodedItem):
+    date: dt.date | None = None
+
+
+class Encounter(CodedItem):
+    start: dt.date | None = None
+    end: dt.date | None = None
+    type: Code | None = None
+
+
+class Immunization(CodedItem):
+    date: dt.date | None = None
+
+
+class Clinical(Contract):
+    conditions: list[Condition] = Field(default_factory=list, max_length=MAX_EVENTS_PER_LIST)
+    medications: list[Medication] = Field(default_factory=list, max_length=MAX_EVENTS_PER_LIST)
+    allergies: list[Allergy] = Field(default_factory=list, max_length=MAX_EVENTS_PER_LIST)
+    observations: list[Observation] = Field(default_factory=list, max_length=MAX_EVENTS_PER_LIST)
+    procedures: list[Procedure] = Field(default_factory=list, max_length=MAX_EVENTS_PER_LIST)
+    encounters: list[Encounter] = Field(default_factory=list, max_length=MAX_EVENTS_PER_LIST)
+    immunizations: list[Immunization] = Field(default_factory=list, max_length=MAX_EVENTS_PER_LIST)
+
+
+class RecordCreate(Contract):
+    """One facility's record of one patient; `(source, source_record_id)` identifies it."""
+
+    source: Key
+    source_record_id: Key
+    given_name: ShortText | None = None
+    middle_name: ShortText | None = None
+    family_name: ShortText | None = None
+    birth_date: dt.date | None = None
+    sex: Sex | None = None
+    address_line1: ShortText | None = None
+    address_line2: ShortText | None = None
+    city: ShortText | None = None
+    state: ShortText | None = None
+    postcode: Annotated[str, Field(max_length=20)] | None = None
+    country: ShortText | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    email: ShortText | None = None
+    ssn: Annotated[str, Field(max_length=20)] | None = None
+    identifiers: list[Identifier] = Field(default_factory=list, max_length=50)
+    clinical: Clinical | None = None
+
+    @field_validator("birth_date")
+    @classmethod
+    def _birth_date_not_in_future(cls, value: dt.date | None) -> dt.date | None:
+        if value is not None and value > dt.datetime.now(dt.UTC).date():
+            raise ValueError("birth date is in the future")
+        return value
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_missing(cls, value: object) -> object:
+        # Integrations send "" for unknown; missing must stay a real null end to end.
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+
+DEMOGRAPHIC_FIELDS: tuple[str, ...] = (
+    "given_name",
+    "middle_name",
+    "family_name",
+    "birth_date",
+    "sex",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postcode",
+    "country",
+    "phone",
+    "email",
+    "ssn",
+)

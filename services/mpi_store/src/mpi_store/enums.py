@@ -1,0 +1,34 @@
+"""Link vocabulary shared with HAPI MDM (reference/mpi_anchors.md §1)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MatchResult(StrEnum):
+    MATCH = "MATCH"
+    POSSIBLE_MATCH = "POSSIBLE_MATCH"
+    NO_MATCH = "NO_MATCH"
+    REDIRECT = "REDIRECT"
+
+
+class LinkSource(StrEnum):
+    AUTO = "AUTO"
+    LLM = "LLM"
+    MANUAL = "MANUAL"
+
+
+class LinkState(StrEnum):
+    FINAL = "final"
+    PROVISIONAL = "provisional"
+
+
+class GoldenStatus(StrEnum):
+    ACTIVE = "active"
+    REDIRECTED = "redirected"
+
+
+class Scope(StrEnum):
+    RECORDS_WRITE = "records:write"
+    PATIENTS_READ = "patients:read"
+    ADMIN = "admin"

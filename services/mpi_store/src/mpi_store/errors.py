@@ -1,0 +1,56 @@
+"""The MPI's one error hierarchy; HTTP errors carry their status code.
+
+MPIError
+├── NotFound (404)
+│   ├── PatientNotFound
+│   └── RecordNotFound
+├── Unauthorized (401)
+├── Forbidden (403)
+├── Conflict (409)
+├── PayloadTooLarge (413)
+└── DependencyUnavailable (503)
+
+Messages name fields and ids only, never demographic values.
+"""
+
+from __future__ import annotations
+
+
+class MPIError(Exception):
+    status_code = 500
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(MPIError):
+    status_code = 404
+
+
+class PatientNotFound(NotFound):
+    pass
+
+
+class RecordNotFound(NotFound):
+    pass
+
+
+class Unauthorized(MPIError):
+    status_code = 401
+
+
+class Forbidden(MPIError):
+    status_code = 403
+
+
+class Conflict(MPIError):
+    status_code = 409
+
+
+class PayloadTooLarge(MPIError):
+    status_code = 413
+
+
+class DependencyUnavailable(MPIError):
+    status_code = 503

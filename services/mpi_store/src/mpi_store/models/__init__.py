@@ -1,0 +1,21 @@
+"""ORM models, one module per table."""
+
+from mpi_store.models.api_key import ApiKey
+from mpi_store.models.base import Base
+from mpi_store.models.clinical_event import ClinicalEvent
+from mpi_store.models.golden_record import GoldenRecord
+from mpi_store.models.link import Link
+from mpi_store.models.link_history import LinkHistory
+from mpi_store.models.outbox import Outbox
+from mpi_store.models.source_record import SourceRecord
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "ClinicalEvent",
+    "GoldenRecord",
+    "Link",
+    "LinkHistory",
+    "Outbox",
+    "SourceRecord",
+]

@@ -1,0 +1,29 @@
+"""The one current link of a source record to its golden record."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import BigInteger, Double, ForeignKey, Integer, String, Uuid
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mpi_store.models.base import Base, Timestamps
+
+
+class Link(Timestamps, Base):
+    __tablename__ = "link"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # Unique: a source record has exactly one current link, enforced by the database.
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("source_record.id", ondelete="CASCADE"), unique=True
+    )
+    golden_record_id: Mapped[int] = mapped_column(ForeignKey("golden_record.id"), index=True)
+    match_result: Mapped[str] = mapped_column(String(20))
+    link_source: Mapped[str] = mapped_column(String(10))
+    link_state: Mapped[str] = mapped_column(String(12))
+    probability: Mapped[float | None] = mapped_column(Double)
+    match_weight: Mapped[float | None] = mapped_column(Double)
+    model_version: Mapped[str | None] = mapped_column(String(100))
+    decision_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    version: Mapped[int] = mapped_column(Integer, default=1)

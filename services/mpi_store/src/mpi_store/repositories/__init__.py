@@ -1,0 +1,13 @@
+"""Repositories: every query, bound to a session; callers never commit inside them."""
+
+from mpi_store.repositories.api_keys import ApiKeyRepository
+from mpi_store.repositories.golden_records import GoldenRecordRepository
+from mpi_store.repositories.links import LinkRepository
+from mpi_store.repositories.source_records import SourceRecordRepository
+
+__all__ = [
+    "ApiKeyRepository",
+    "GoldenRecordRepository",
+    "LinkRepository",
+    "SourceRecordRepository",
+]

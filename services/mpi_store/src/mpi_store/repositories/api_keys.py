@@ -1,0 +1,26 @@
+"""API keys by hash."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mpi_store.models import ApiKey
+
+
+class ApiKeyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self, *, name: str, key_hash: str, scopes: list[str], allowed_sources: list[str] | None
+    ) -> ApiKey:
+        key = ApiKey(name=name, key_hash=key_hash, scopes=scopes, allowed_sources=allowed_sources)
+        self.session.add(key)
+        self.session.flush()
+        return key
+
+    def get_active_by_hash(self, key_hash: str) -> ApiKey | None:
+        return self.session.scalar(
+            select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        )

@@ -1,0 +1,54 @@
+"""Golden records: creation, lookup by mpi_id, redirects."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mpi_store.models import GoldenRecord
+
+_MAX_REDIRECT_HOPS = 100
+
+
+def new_mpi_id() -> str:
+    """Opaque, stable and unguessable: no meaning leaks from the id."""
+    return "mpi_" + secrets.token_hex(12)
+
+
+class GoldenRecordRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def create(self) -> GoldenRecord:
+        golden = GoldenRecord(mpi_id=new_mpi_id(), status="active", attributes={}, version=1)
+        self.session.add(golden)
+        self.session.flush()
+        return golden
+
+    def get(self, golden_id: int) -> GoldenRecord:
+        return self.session.get_one(GoldenRecord, golden_id)
+
+    def get_by_mpi_id(self, mpi_id: str) -> GoldenRecord | None:
+        return self.session.scalar(select(GoldenRecord).where(GoldenRecord.mpi_id == mpi_id))
+
+    def by_ids(self, golden_ids: list[int]) -> list[GoldenRecord]:
+        return list(
+            self.session.scalars(select(GoldenRecord).where(GoldenRecord.id.in_(golden_ids)))
+        )
+
+    def survivor(self, golden: GoldenRecord) -> GoldenRecord:
+        """Follow redirects to the active golden record that absorbed this one."""
+        current = golden
+        for _ in range(_MAX_REDIRECT_HOPS):
+            if current.redirect_to is None:
+                return current
+            current = self.get(current.redirect_to)
+        raise RuntimeError(f"redirect chain too long from golden record {golden.id}")
+
+    def set_attributes(self, golden: GoldenRecord, attributes: dict[str, Any]) -> None:
+        if golden.attributes != attributes:
+            golden.attributes = attributes
+            golden.version += 1

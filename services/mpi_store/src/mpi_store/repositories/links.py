@@ -1,0 +1,75 @@
+"""Current links of source records and their append-only history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from mpi_store.models import Link, LinkHistory, SourceRecord
+
+
+class LinkRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_for_record(self, record_id: int) -> Link | None:
+        return self.session.scalar(select(Link).where(Link.record_id == record_id))
+
+    def create(
+        self,
+        *,
+        record: SourceRecord,
+        golden_record_id: int,
+        match_result: str,
+        link_source: str,
+        link_state: str,
+        probability: float | None,
+        match_weight: float | None,
+        model_version: str | None,
+        reason: dict[str, Any],
+    ) -> Link:
+        """Link a record that has no link yet, and write the decision to history."""
+        link = Link(
+            record_id=record.id,
+            golden_record_id=golden_record_id,
+            match_result=match_result,
+            link_source=link_source,
+            link_state=link_state,
+            probability=probability,
+            match_weight=match_weight,
+            model_version=model_version,
+            decision_id=uuid.uuid4(),
+            version=1,
+        )
+        self.session.add(link)
+        self.session.flush()
+        self.session.add(
+            LinkHistory(
+                decision_id=link.decision_id,
+                record_id=record.id,
+                record_version=record.version,
+                golden_record_id=golden_record_id,
+                previous_golden_record_id=None,
+                match_result=match_result,
+                link_source=link_source,
+                link_state=link_state,
+                probability=probability,
+                match_weight=match_weight,
+                model_version=model_version,
+                reason=reason,
+            )
+        )
+        self.session.flush()
+        return link
+
+    def records_of_golden(self, golden_record_id: int) -> list[tuple[SourceRecord, Link]]:
+        rows = self.session.execute(
+            select(SourceRecord, Link)
+            .join(Link, Link.record_id == SourceRecord.id)
+            .where(Link.golden_record_id == golden_record_id)
+            .order_by(SourceRecord.source, SourceRecord.source_record_id)
+        )
+        return [(record, link) for record, link in rows]

@@ -1,0 +1,73 @@
+"""Source records and their clinical events."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, select
+from sqlalchemy.orm import Session
+
+from mpi_store.models import ClinicalEvent, Link, SourceRecord
+
+
+class SourceRecordRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get_by_key(self, source: str, source_record_id: str) -> SourceRecord | None:
+        return self.session.scalar(
+            select(SourceRecord).where(
+                SourceRecord.source == source, SourceRecord.source_record_id == source_record_id
+            )
+        )
+
+    def add(self, record: SourceRecord) -> SourceRecord:
+        self.session.add(record)
+        self.session.flush()
+        return record
+
+    def replace_events(self, record_id: int, events: Iterable[dict[str, Any]]) -> None:
+        self.session.execute(delete(ClinicalEvent).where(ClinicalEvent.record_id == record_id))
+        rows = [{"record_id": record_id, **event} for event in events]
+        if rows:
+            self.session.execute(insert(ClinicalEvent), rows)
+
+    def events(self, record_id: int) -> list[ClinicalEvent]:
+        return list(
+            self.session.scalars(
+                select(ClinicalEvent)
+                .where(ClinicalEvent.record_id == record_id)
+                .order_by(ClinicalEvent.id)
+            )
+        )
+
+    def exact_candidates(
+        self,
+        *,
+        exclude_record_id: int,
+        norm_ssn: str | None,
+        norm_given_name: str | None,
+        norm_family_name: str | None,
+        birth_date: dt.date | None,
+    ) -> list[tuple[SourceRecord, Link]]:
+        """Linked records sharing the SSN, or the given + family name and birth date (indexed)."""
+        conditions = []
+        if norm_ssn is not None:
+            conditions.append(SourceRecord.norm_ssn == norm_ssn)
+        if norm_given_name and norm_family_name and birth_date:
+            conditions.append(
+                (SourceRecord.norm_family_name == norm_family_name)
+                & (SourceRecord.norm_given_name == norm_given_name)
+                & (SourceRecord.birth_date == birth_date)
+            )
+        if not conditions:
+            return []
+        rows = self.session.execute(
+            select(SourceRecord, Link)
+            .join(Link, Link.record_id == SourceRecord.id)
+            .where(or_(*conditions), SourceRecord.id != exclude_record_id)
+            .order_by(SourceRecord.id)
+        )
+        return [(record, link) for record, link in rows]

@@ -1,0 +1,184 @@
+"""POST /records and GET /records/{source}/{source_record_id}."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from mpi_store.models import ClinicalEvent, GoldenRecord, Link, LinkHistory, SourceRecord
+
+
+def _count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+class TestCreateRecord:
+    def test_new_record_founds_a_patient(self, client, make_record, session):
+        response = client.post("/records", json=make_record(source_record_id="A1"))
+
+        assert response.status_code == 201
+        body = response.json()
+        assert body["mpi_id"].startswith("mpi_")
+        assert body["match_result"] == "NO_MATCH"
+        assert body["link_state"] == "final"
+        assert body["link_source"] == "AUTO"
+        assert body["record_version"] == 1
+        assert body["decision_id"]
+        assert _count(session, SourceRecord) == 1
+        assert _count(session, GoldenRecord) == 1
+        assert _count(session, LinkHistory) == 1
+
+    def test_same_body_twice_is_idempotent(self, client, make_record, session):
+        record = make_record(source_record_id="A1")
+        first = client.post("/records", json=record)
+        second = client.post("/records", json=record)
+
+        assert (first.status_code, second.status_code) == (201, 200)
+        assert second.json()["mpi_id"] == first.json()["mpi_id"]
+        assert second.json()["decision_id"] == first.json()["decision_id"]
+        assert second.json()["record_version"] == 1
+        assert _count(session, SourceRecord) == 1
+        assert _count(session, GoldenRecord) == 1
+
+    def test_changed_body_bumps_version_and_recomputes_golden(self, client, make_record):
+        first = client.post("/records", json=make_record(source_record_id="A1", city="Boston"))
+        second = client.post("/records", json=make_record(source_record_id="A1", city="Salem"))
+
+        assert second.status_code == 200
+        assert second.json()["record_version"] == 2
+        assert second.json()["mpi_id"] == first.json()["mpi_id"]
+        patient = client.get(f"/patients/{first.json()['mpi_id']}").json()
+        assert patient["golden"]["city"] == "Salem"
+
+    def test_same_ssn_from_another_source_links_to_the_patient(self, client, make_record):
+        first = client.post("/records", json=make_record(source="FAC1"))
+        second = client.post(
+            "/records",
+            json=make_record(source="FAC2", given_name="Mary", ssn="512449087"),
+        )
+
+        assert second.status_code == 201
+        assert second.json()["mpi_id"] == first.json()["mpi_id"]
+        assert second.json()["match_result"] == "MATCH"
+        assert second.json()["probability"] == 1.0
+
+    def test_same_name_and_birth_date_links_despite_case_and_accents(self, client, make_record):
+        first = client.post("/records", json=make_record(source="FAC1", ssn=None))
+        second = client.post(
+            "/records",
+            json=make_record(source="FAC2", given_name="MARÍA", family_name="gonzalez ", ssn=None),
+        )
+
+        assert second.json()["mpi_id"] == first.json()["mpi_id"]
+        assert second.json()["match_result"] == "MATCH"
+
+    def test_different_person_gets_a_new_patient(self, client, make_record):
+        first = client.post("/records", json=make_record(source="FAC1"))
+        other = client.post(
+            "/records",
+            json=make_record(source="FAC2", given_name="John", ssn="601-22-1234"),
+        )
+
+        assert other.json()["mpi_id"] != first.json()["mpi_id"]
+        assert other.json()["match_result"] == "NO_MATCH"
+
+    def test_placeholder_ssn_is_not_evidence(self, client, make_record):
+        first = client.post(
+            "/records", json=make_record(source="FAC1", given_name="Ann", ssn="123-45-6789")
+        )
+        second = client.post(
+            "/records", json=make_record(source="FAC2", given_name="Bob", ssn="123456789")
+        )
+
+        assert second.json()["mpi_id"] != first.json()["mpi_id"]
+
+    def test_same_source_different_id_is_held_for_review(self, client, make_record):
+        first = client.post("/records", json=make_record(source="FAC1", source_record_id="A1"))
+        second = client.post("/records", json=make_record(source="FAC1", source_record_id="A2"))
+
+        body = second.json()
+        assert body["match_result"] == "POSSIBLE_MATCH"
+        assert body["link_state"] == "provisional"
+        assert body["mpi_id"] != first.json()["mpi_id"]
+
+    def test_conflicting_ssns_are_held_for_review(self, client, make_record, session):
+        client.post("/records", json=make_record(source="FAC1", ssn="512-44-9087"))
+        second = client.post("/records", json=make_record(source="FAC2", ssn="512-44-9088"))
+
+        assert second.json()["match_result"] == "POSSIBLE_MATCH"
+        history = session.scalars(select(LinkHistory).order_by(LinkHistory.id)).all()
+        assert history[-1].reason["guards"] == ["conflicting_ssn"]
+
+    def test_clinical_events_are_stored(self, client, make_record, session):
+        clinical = {
+            "conditions": [
+                {
+                    "code_system": "SNOMED",
+                    "code": "44054006",
+                    "display": "Diabetes",
+                    "onset": "2015-06-01",
+                }
+            ],
+            "observations": [
+                {
+                    "code_system": "LOINC",
+                    "code": "8302-2",
+                    "display": "Height",
+                    "date": "2020-01-02",
+                    "value": 171.5,
+                    "unit": "cm",
+                },
+                {
+                    "code_system": "LOINC",
+                    "code": "72166-2",
+                    "display": "Smoking",
+                    "date": "2020-01-02",
+                    "value": "Never smoker",
+                },
+            ],
+            "encounters": [{"code": "185349003", "start": "2020-01-02", "type": "ambulatory"}],
+        }
+        client.post("/records", json=make_record(clinical=clinical))
+
+        assert _count(session, ClinicalEvent) == 4
+
+
+class TestReadRecord:
+    def test_returns_the_record_and_its_patient(self, client, make_record):
+        clinical = {
+            "medications": [{"code": "860975", "start": "2019-01-01", "stop": None}],
+            "observations": [{"code": "8302-2", "date": "2020-01-02", "value": 171.5}],
+        }
+        created = client.post(
+            "/records", json=make_record(source_record_id="A1", middle_name=None, clinical=clinical)
+        ).json()
+
+        response = client.get("/records/FAC1/A1")
+
+        assert response.status_code == 200
+        body = response.json()
+        assert body["mpi_id"] == created["mpi_id"]
+        assert body["middle_name"] is None
+        assert body["postcode"] == "01103"
+        assert body["clinical"]["medications"][0]["start"] == "2019-01-01"
+        assert body["clinical"]["medications"][0]["stop"] is None
+        assert body["clinical"]["observations"][0]["value"] == 171.5
+
+    def test_blank_strings_are_stored_as_null(self, client, make_record):
+        client.post("/records", json=make_record(source_record_id="A1", city="  ", phone=""))
+
+        body = client.get("/records/FAC1/A1").json()
+
+        assert body["city"] is None
+        assert body["phone"] is None
+
+    def test_unknown_record_is_404(self, client):
+        response = client.get("/records/FAC1/nope")
+
+        assert response.status_code == 404
+        assert response.json()["error"] == "RecordNotFound"
+
+    def test_one_link_per_record(self, client, make_record, session):
+        client.post("/records", json=make_record(source_record_id="A1"))
+        client.post("/records", json=make_record(source_record_id="A1", city="Other"))
+
+        assert _count(session, Link) == 1

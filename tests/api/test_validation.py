@@ -1,0 +1,90 @@
+"""Bad input: 4xx naming the field, nothing written, no demographic value echoed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from mpi_store.models import GoldenRecord, SourceRecord
+
+
+def _nothing_written(session) -> bool:
+    return (
+        session.scalar(select(func.count()).select_from(SourceRecord)) == 0
+        and session.scalar(select(func.count()).select_from(GoldenRecord)) == 0
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"birth_date": "2023-02-30"}, "birth_date"),
+        ({"birth_date": "2999-01-01"}, "birth_date"),
+        ({"birth_date": "12/03/1984"}, "birth_date"),
+        ({"sex": "F"}, "sex"),
+        ({"source": ""}, "source"),
+        ({"source_record_id": "   "}, "source_record_id"),
+        ({"given_name": 42}, "given_name"),
+        ({"favourite_colour": "blue"}, "favourite_colour"),
+        ({"identifiers": [{"system": "x"}]}, "identifiers.0.value"),
+        ({"clinical": {"conditions": [{"onset": "2020-13-01"}]}}, "clinical.conditions.0.onset"),
+        ({"clinical": {"vitals": []}}, "clinical.vitals"),
+    ],
+)
+def test_invalid_field_is_named(client, make_record, session, overrides, field):
+    body = {**make_record(given_name="Zebulon", ssn="512-44-9087"), **overrides}
+
+    response = client.post("/records", json=body)
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "InvalidRecord"
+    assert field in [problem["field"] for problem in response.json()["detail"]]
+    assert "Zebulon" not in response.text
+    assert "512-44-9087" not in response.text
+    assert _nothing_written(session)
+
+
+def test_missing_required_fields(client, session):
+    response = client.post("/records", json={"given_name": "Zebulon"})
+
+    fields = {problem["field"] for problem in response.json()["detail"]}
+    assert response.status_code == 422
+    assert fields == {"source", "source_record_id"}
+    assert _nothing_written(session)
+
+
+def test_malformed_json(client, session):
+    response = client.post(
+        "/records",
+        content=b'{"source": "FAC1", "given_name": "Zebulon",',
+        headers={"Content-Type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert "Zebulon" not in response.text
+    assert _nothing_written(session)
+
+
+def test_body_over_the_limit_is_413(client, make_record, session):
+    body = make_record(clinical={"conditions": [{"display": "x" * 400}] * 3000})
+
+    response = client.post("/records", json=body)
+
+    assert response.status_code == 413
+    assert response.json()["error"] == "PayloadTooLarge"
+    assert _nothing_written(session)
+
+
+def test_streamed_body_over_the_limit_is_413(client, session):
+    def chunks():
+        yield b'{"source": "FAC1", "source_record_id": "A1", "given_name": "'
+        for _ in range(1100):
+            yield b"x" * 1024
+        yield b'"}'
+
+    response = client.post(
+        "/records", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert _nothing_written(session)
