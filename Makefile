@@ -25,5 +25,5 @@ $(VENV)/bin/python:
 
 $(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,data]"
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,data,linker]"
 	touch $@

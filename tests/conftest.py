@@ -18,6 +18,7 @@ from sqlalchemy.pool import NullPool
 
 from mpi_store.db import make_engine, normalise_url
 from mpi_store.migrate import upgrade
+from mpi_store.models import Base
 
 _EMBEDDED_DIR = Path(tempfile.gettempdir()) / "mpi-test-pgdata"
 
@@ -92,9 +93,5 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
     """For tests whose work must really commit (concurrency); tables are emptied after."""
     yield engine
     with engine.begin() as connection:
-        connection.execute(
-            text(
-                "TRUNCATE link_history, link, clinical_event, source_record, golden_record,"
-                " outbox, api_key RESTART IDENTITY CASCADE"
-            )
-        )
+        tables = ", ".join(Base.metadata.tables)
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))

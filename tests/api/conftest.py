@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -18,7 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mpi_api.app import create_app
 from mpi_api.auth.service import create_key
+from mpi_api.linker_client import LinkerClient
+from mpi_api.records.matching import LinkerMatcher
 from mpi_api.settings import Settings
+from mpi_linker.app import create_app as create_linker_app
+from mpi_linker.settings import Settings as LinkerSettings
 from mpi_store.db import unit_of_work
 from mpi_store.enums import Scope
 
@@ -35,10 +40,32 @@ def app(settings: Settings) -> FastAPI:
     return create_app(settings)
 
 
+@pytest.fixture(scope="session")
+def linker_app(database_url: str) -> Iterator[FastAPI]:
+    """One warm linker (the shipped model) for the whole run; tests rebind its sessions."""
+    app = create_linker_app(LinkerSettings(database_url=database_url))
+    with TestClient(app):
+        yield app
+
+
 @pytest.fixture
-def client(app: FastAPI, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
+def linker_http(
+    linker_app: FastAPI, session_factory: sessionmaker[Session]
+) -> Iterator[TestClient]:
+    """The linker in-process, reading through the test transaction (it sees what the api
+    wrote, as the real linker sees committed rows)."""
+    with TestClient(linker_app) as http:
+        linker_app.state.session_factory = session_factory
+        yield http
+
+
+@pytest.fixture
+def client(
+    app: FastAPI, session_factory: sessionmaker[Session], linker_http: TestClient
+) -> Iterator[TestClient]:
     with TestClient(app, headers={"Authorization": f"Bearer {DEV_KEY}"}) as client:
         app.state.session_factory = session_factory
+        app.state.matcher = LinkerMatcher(LinkerClient(linker_http, retries=0))
         yield client
 
 
@@ -86,30 +113,59 @@ def make_record() -> Callable[..., dict[str, Any]]:
     return make
 
 
+@pytest.fixture
+def other_person() -> dict[str, Any]:
+    """Demographics sharing nothing with `make_record`'s defaults."""
+    return {
+        "given_name": "Oluwaseun",
+        "middle_name": None,
+        "family_name": "Abernathy",
+        "birth_date": "1951-11-30",
+        "sex": "male",
+        "address_line1": "990 Harbor Road",
+        "city": "Gloucester",
+        "postcode": "01930",
+        "phone": "978-555-7781",
+        "email": None,
+        "ssn": "287-65-4301",
+        "identifiers": [],
+    }
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def live_api(settings: Settings, committed_engine: Engine) -> Iterator[str]:
-    """A real uvicorn server on a loopback port, committing to the test database."""
-    app = create_app(settings)
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run `app` under a real uvicorn server on a loopback port."""
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_api(settings: Settings, database_url: str, committed_engine: Engine) -> Iterator[str]:
+    """Real uvicorn servers (linker and api) on loopback ports, committing to the test database."""
+    with serve(create_linker_app(LinkerSettings(database_url=database_url))) as linker_url:
+        api_settings = settings.model_copy(update={"linker_url": linker_url})
+        with serve(create_app(api_settings)) as api_url:
+            yield api_url
 
 
 @pytest.fixture

@@ -46,11 +46,9 @@ def test_unknown_patient_is_404(client):
     assert response.json() == {"error": "PatientNotFound", "detail": "no patient with that mpi_id"}
 
 
-def test_redirected_patient_answers_308_to_its_survivor(client, make_record, session):
+def test_redirected_patient_answers_308_to_its_survivor(client, make_record, session, other_person):
     kept = client.post("/records", json=make_record(source="FAC1")).json()["mpi_id"]
-    gone = client.post(
-        "/records", json=make_record(source="FAC2", given_name="Jo", ssn=None)
-    ).json()["mpi_id"]
+    gone = client.post("/records", json=make_record(source="FAC2", **other_person)).json()["mpi_id"]
     absorbed = session.scalar(select(GoldenRecord).where(GoldenRecord.mpi_id == gone))
     survivor = session.scalar(select(GoldenRecord).where(GoldenRecord.mpi_id == kept))
     absorbed.status, absorbed.redirect_to = "redirected", survivor.id

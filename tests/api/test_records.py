@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import httpx
 from sqlalchemy import func, select
 
-from mpi_store.models import ClinicalEvent, GoldenRecord, Link, LinkHistory, SourceRecord
+from mpi_api.linker_client import LinkerClient
+from mpi_api.records.matching import LinkerMatcher
+from mpi_store.models import (
+    Adjudication,
+    ClinicalEvent,
+    GoldenRecord,
+    Link,
+    LinkerRecord,
+    LinkHistory,
+    Outbox,
+    SourceRecord,
+)
 
 
 def _count(session, model) -> int:
@@ -59,7 +71,8 @@ class TestCreateRecord:
         assert second.status_code == 201
         assert second.json()["mpi_id"] == first.json()["mpi_id"]
         assert second.json()["match_result"] == "MATCH"
-        assert second.json()["probability"] == 1.0
+        assert second.json()["probability"] > 0.99
+        assert second.json()["match_weight"] > 0
 
     def test_same_name_and_birth_date_links_despite_case_and_accents(self, client, make_record):
         first = client.post("/records", json=make_record(source="FAC1", ssn=None))
@@ -71,22 +84,17 @@ class TestCreateRecord:
         assert second.json()["mpi_id"] == first.json()["mpi_id"]
         assert second.json()["match_result"] == "MATCH"
 
-    def test_different_person_gets_a_new_patient(self, client, make_record):
+    def test_different_person_gets_a_new_patient(self, client, make_record, other_person):
         first = client.post("/records", json=make_record(source="FAC1"))
-        other = client.post(
-            "/records",
-            json=make_record(source="FAC2", given_name="John", ssn="601-22-1234"),
-        )
+        other = client.post("/records", json=make_record(source="FAC2", **other_person))
 
         assert other.json()["mpi_id"] != first.json()["mpi_id"]
         assert other.json()["match_result"] == "NO_MATCH"
 
-    def test_placeholder_ssn_is_not_evidence(self, client, make_record):
-        first = client.post(
-            "/records", json=make_record(source="FAC1", given_name="Ann", ssn="123-45-6789")
-        )
+    def test_placeholder_ssn_is_not_evidence(self, client, make_record, other_person):
+        first = client.post("/records", json=make_record(source="FAC1", ssn="123-45-6789"))
         second = client.post(
-            "/records", json=make_record(source="FAC2", given_name="Bob", ssn="123456789")
+            "/records", json=make_record(source="FAC2", **{**other_person, "ssn": "123456789"})
         )
 
         assert second.json()["mpi_id"] != first.json()["mpi_id"]
@@ -99,6 +107,38 @@ class TestCreateRecord:
         assert body["match_result"] == "POSSIBLE_MATCH"
         assert body["link_state"] == "provisional"
         assert body["mpi_id"] != first.json()["mpi_id"]
+
+    def test_gray_zone_writes_adjudications_and_one_outbox_row(self, client, make_record, session):
+        first = client.post("/records", json=make_record(source="FAC1", source_record_id="A1"))
+        second = client.post("/records", json=make_record(source="FAC1", source_record_id="A2"))
+
+        adjudications = session.scalars(select(Adjudication)).all()
+        outbox = session.scalars(select(Outbox)).all()
+        assert second.json()["link_state"] == "provisional"
+        assert len(adjudications) == 1
+        assert adjudications[0].state == "pending"
+        assert adjudications[0].candidate_golden_record_id == session.scalar(
+            select(GoldenRecord.id).where(GoldenRecord.mpi_id == first.json()["mpi_id"])
+        )
+        assert adjudications[0].comparison_weights["given_name"]["match_weight"] > 0
+        assert [row.payload for row in outbox] == [
+            {"record_id": adjudications[0].record_id, "adjudication_ids": [adjudications[0].id]}
+        ]
+
+    def test_linker_down_is_503_with_retry_after_and_nothing_written(
+        self, client, app, make_record, session
+    ):
+        app.state.matcher = LinkerMatcher(
+            LinkerClient(httpx.Client(base_url="http://127.0.0.1:9"), retries=1, backoff_seconds=0)
+        )
+
+        response = client.post("/records", json=make_record())
+
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "5"
+        assert response.json()["error"] == "LinkerUnavailable"
+        assert _count(session, SourceRecord) == 0
+        assert _count(session, LinkerRecord) == 0
 
     def test_conflicting_ssns_are_held_for_review(self, client, make_record, session):
         client.post("/records", json=make_record(source="FAC1", ssn="512-44-9087"))

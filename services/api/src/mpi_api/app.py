@@ -6,15 +6,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from mpi_api.health.router import router as health_router
+from mpi_api.linker_client import LinkerClient
 from mpi_api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware, error_response
 from mpi_api.patients.router import router as patients_router
-from mpi_api.records.matching import ExactMatcher
+from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.router import router as records_router
 from mpi_api.settings import Settings
 from mpi_store.db import make_engine, make_sessionmaker
@@ -33,9 +35,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
         app.state.engine = engine
         app.state.session_factory = make_sessionmaker(engine)
+        http = httpx.Client(base_url=settings.linker_url, timeout=settings.linker_timeout_seconds)
+        app.state.matcher = LinkerMatcher(LinkerClient(http, retries=settings.linker_retries))
         try:
             yield
         finally:
+            http.close()
             engine.dispose()
 
     app = FastAPI(
@@ -46,7 +51,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
-    app.state.matcher = ExactMatcher()
     app.state.metrics = Metrics()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)

@@ -42,11 +42,12 @@ def _database_url(state_dir: Path) -> tuple[object | None, str]:
 def up(
     host: Annotated[str, typer.Option(help="Interface the api listens on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the api")] = 8000,
+    linker_port: Annotated[int, typer.Option(help="Port of the linker (loopback)")] = 8010,
     state_dir: Annotated[
         Path, typer.Option(help="Embedded servers' data (when MPI_*_URL are unset)")
     ] = DEFAULT_STATE_DIR,
 ) -> None:
-    """Start the MPI: Postgres (embedded unless MPI_DATABASE_URL is set), migrations, the api."""
+    """Start the MPI: Postgres (embedded unless MPI_DATABASE_URL is set), linker and api."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server, url = _database_url(state_dir)
     upgrade(url)
@@ -60,25 +61,32 @@ def up(
     if "MPI_DEV_API_KEY" not in os.environ:
         print(f"Dev API key (all scopes): {dev_key}")
     print(f"MPI api on http://{host}:{port} (docs at /docs). Ctrl-C stops everything.")
+    linker_url = f"http://127.0.0.1:{linker_port}"
+    env["MPI_API_LINKER_URL"] = linker_url
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "mpi_api.app:create_app",
-                "--factory",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            env=env,
-        ),
+        _uvicorn("mpi_linker.app:create_app", "127.0.0.1", linker_port, env),
+        _uvicorn("mpi_api.app:create_app", host, port, env),
     ]
     _supervise(processes)
     del server  # stops the embedded server, if this command started it
+
+
+def _uvicorn(factory: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            factory,
+            "--factory",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            "--no-access-log",
+        ],
+        env=env,
+    )
 
 
 def _supervise(processes: list[subprocess.Popen[bytes]]) -> None:

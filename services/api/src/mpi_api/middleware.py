@@ -9,13 +9,17 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mpi_store.errors import MPIError, PayloadTooLarge
+from mpi_store.errors import DependencyUnavailable, MPIError, PayloadTooLarge
 
 
 def error_response(error: MPIError) -> JSONResponse:
     """The one rendering of every MPI error: `{"error": ClassName, "detail": ...}`."""
+    # A dependency outage is transient: tell clients when to come back.
+    headers = {"Retry-After": "5"} if isinstance(error, DependencyUnavailable) else None
     return JSONResponse(
-        {"error": type(error).__name__, "detail": error.detail}, status_code=error.status_code
+        {"error": type(error).__name__, "detail": error.detail},
+        status_code=error.status_code,
+        headers=headers,
     )
 
 

@@ -27,6 +27,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MPI_DEV_API_KEY", "dev_api_key"),
         description="All-scopes key accepted in dev mode only.",
     )
+    linker_url: str = Field(
+        default="http://127.0.0.1:8010", description="Base URL of the linker service."
+    )
+    linker_timeout_seconds: float = Field(default=2.0, gt=0, description="Per linker call.")
+    linker_retries: int = Field(default=2, ge=0, description="Retries of a failed linker call.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Request body limit.")
 
     @model_validator(mode="after")

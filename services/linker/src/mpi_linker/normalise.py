@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+
+from doublemetaphone import doublemetaphone
+from nicknames import NickNamer
 
 _NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -35,3 +39,96 @@ def ssn(value: str | None) -> str | None:
     if digits[:3] == "000" or digits[3:5] == "00" or digits[5:] == "0000":
         return None
     return digits
+
+
+@lru_cache(maxsize=1)
+def _nick_namer() -> NickNamer:
+    return NickNamer()
+
+
+@lru_cache(maxsize=50_000)
+def name_aliases(given: str | None) -> tuple[str, ...] | None:
+    """The name plus the canonical names it is a nickname of: "bill" -> (bill, william, ...)."""
+    if given is None:
+        return None
+    first = given.split(" ")[0]
+    return tuple(sorted({given, first, *_nick_namer().canonicals_of(first)}))
+
+
+def phonetic(value: str | None) -> str | None:
+    """Primary Double Metaphone code of a normalised name (spaces removed)."""
+    if value is None:
+        return None
+    code: str = doublemetaphone(value.replace(" ", ""))[0]
+    return code or None
+
+
+def phone(value: str | None) -> str | None:
+    """The last ten digits (a leading US country code dropped); None below seven digits."""
+    if value is None:
+        return None
+    digits = _NON_DIGIT.sub("", value)
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    if len(digits) < 7 or len(set(digits)) == 1:
+        return None
+    return digits[-10:]
+
+
+def postcode(value: str | None) -> str | None:
+    """The five-digit ZIP as a zero-padded string ("02115-1234" -> "02115")."""
+    if value is None:
+        return None
+    digits = _NON_DIGIT.sub("", value)
+    if len(digits) == 4:
+        # A ZIP that lost its leading zero on a numeric round trip (ClinFuse's float ZIPs).
+        digits = "0" + digits
+    return digits[:5] if len(digits) >= 5 else None
+
+
+# USPS Publication 28 standard suffix and unit abbreviations (the common ones).
+_STREET_WORDS = {
+    "street": "st",
+    "str": "st",
+    "avenue": "ave",
+    "av": "ave",
+    "road": "rd",
+    "drive": "dr",
+    "lane": "ln",
+    "boulevard": "blvd",
+    "court": "ct",
+    "place": "pl",
+    "terrace": "ter",
+    "circle": "cir",
+    "parkway": "pkwy",
+    "highway": "hwy",
+    "square": "sq",
+    "trail": "trl",
+    "way": "way",
+    "port": "prt",
+    "north": "n",
+    "south": "s",
+    "east": "e",
+    "west": "w",
+    "apartment": "apt",
+    "unit": "apt",
+    "suite": "apt",
+    "ste": "apt",
+    "number": "apt",
+}
+
+
+def street(value: str | None) -> str | None:
+    """Case-folded, punctuation-free, street types and units canonicalised word by word."""
+    cleaned = name(value.replace("#", " apt ") if value else value)
+    if cleaned is None:
+        return None
+    words = [_STREET_WORDS.get(word, word) for word in cleaned.split(" ")]
+    # "Apt. #4" gives "apt apt 4": keep one of each repeated word.
+    return " ".join(w for i, w in enumerate(words) if i == 0 or w != words[i - 1])
+
+
+def email(value: str | None) -> str | None:
+    if value is None or "@" not in value:
+        return None
+    return value.strip().casefold()

@@ -22,10 +22,11 @@ def read_health() -> dict[str, str]:
 @router.get(
     "/readyz",
     operation_id="read_readiness",
-    responses={503: {"description": "Database unreachable or migrations not current"}},
+    responses={503: {"description": "Database, migrations or linker not ready"}},
 )
 def read_readiness(request: Request) -> JSONResponse:
-    """The database answers and its schema is at this code's newest migration."""
+    """Ready to take records: the database answers, its schema is at this code's newest
+    migration, and the linker answers."""
     engine = request.app.state.engine
     try:
         with engine.connect() as connection:
@@ -36,12 +37,16 @@ def read_readiness(request: Request) -> JSONResponse:
             {"status": "unavailable", "database": "unreachable"},
             status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
-    if not current:
-        return JSONResponse(
-            {"status": "unavailable", "database": "ok", "migrations": "behind"},
-            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
-        )
-    return JSONResponse({"status": "ok", "database": "ok", "migrations": "current"})
+    body = {
+        "database": "ok",
+        "migrations": "current" if current else "behind",
+        "linker": "ok" if request.app.state.matcher.client.healthy() else "unreachable",
+    }
+    ready = body["migrations"] == "current" and body["linker"] == "ok"
+    return JSONResponse(
+        {"status": "ok" if ready else "unavailable", **body},
+        status_code=status.HTTP_200_OK if ready else status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
 
 
 @router.get("/metrics", operation_id="read_metrics", include_in_schema=False)

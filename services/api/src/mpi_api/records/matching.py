@@ -1,23 +1,35 @@
-"""The matching interface the linker implements, and its exact-key placeholder.
+"""Where a new record belongs: the linker's scores, the decision tiers and the guards.
 
-A matcher names the keys whose transactions must be serialised (so two copies of one new
-patient cannot found two golden records) and decides where a stored record belongs.
+DESIGN §1.3 and §4. Auto-link only when exactly one patient scores at or above the auto
+threshold and no guard fires; anything ambiguous becomes POSSIBLE_MATCH with the record on its
+own provisional golden record and one adjudication per gray pair; otherwise NO_MATCH.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy.orm import Session
 
+from mpi_api.linker_client import LinkerClient
+from mpi_linker.guards import pair_guards
 from mpi_store.enums import LinkSource, LinkState, MatchResult
-from mpi_store.models import Link, SourceRecord
-from mpi_store.repositories import (
-    GoldenRecordRepository,
-    LinkRepository,
-    SourceRecordRepository,
-)
+from mpi_store.models import SourceRecord
+from mpi_store.repositories import LinkRepository
+
+# Gray pairs adjudicated per record: the best few carry the evidence; the rest add GPU cost.
+MAX_GRAY_PAIRS = 5
+
+
+@dataclass(frozen=True)
+class GrayPair:
+    candidate_record_id: int
+    candidate_golden_record_id: int
+    probability: float
+    match_weight: float
+    comparison_weights: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -27,103 +39,124 @@ class Decision:
     golden_record_id: int | None
     match_result: MatchResult
     link_state: LinkState
+    probability: float | None
+    match_weight: float | None
+    model_version: str
+    reason: dict[str, Any]
     link_source: LinkSource = LinkSource.AUTO
-    probability: float | None = None
-    match_weight: float | None = None
-    model_version: str | None = None
-    reason: dict[str, Any] = field(default_factory=dict)
+    gray_pairs: list[GrayPair] = field(default_factory=list)
 
 
-class Matcher(Protocol):
-    def lock_keys(self, record: SourceRecord) -> list[str]: ...
+class LinkerMatcher:
+    def __init__(self, client: LinkerClient) -> None:
+        self.client = client
 
-    def decide(self, session: Session, record: SourceRecord) -> Decision: ...
-
-
-class ExactMatcher:
-    """Placeholder until the Splink linker: same SSN, or same given + family name + birth date.
-
-    Guards (DESIGN §4) turn a would-be match into POSSIBLE_MATCH with its own golden record:
-    the golden record already holds another record of the same source, or both SSNs are
-    present and differ.
-    """
-
-    model_version = "exact-keys-v1"
-
-    def lock_keys(self, record: SourceRecord) -> list[str]:
-        keys = []
-        if record.norm_ssn:
-            keys.append(f"ssn:{record.norm_ssn}")
-        if record.norm_given_name and record.norm_family_name and record.birth_date:
-            keys.append(
-                f"nd:{record.norm_family_name}|{record.norm_given_name}|{record.birth_date}"
-            )
-        return keys
-
-    def decide(self, session: Session, record: SourceRecord) -> Decision:
-        candidates = SourceRecordRepository(session).exact_candidates(
-            exclude_record_id=record.id,
-            norm_ssn=record.norm_ssn,
-            norm_given_name=record.norm_given_name,
-            norm_family_name=record.norm_family_name,
-            birth_date=record.birth_date,
+    def decide(
+        self,
+        session: Session,
+        *,
+        record: SourceRecord,
+        features: dict[str, Any],
+        blocking_keys: list[str],
+    ) -> Decision:
+        scored = self.client.score(
+            features=features, blocking_keys=blocking_keys, exclude_record_id=record.id
         )
-        if not candidates:
-            return Decision(
-                None,
-                MatchResult.NO_MATCH,
-                LinkState.FINAL,
-                probability=0.0,
-                model_version=self.model_version,
-                reason={"rule": "no_candidate"},
-            )
-        by_golden: dict[int, list[tuple[SourceRecord, Link]]] = {}
-        for candidate, link in candidates:
-            by_golden.setdefault(link.golden_record_id, []).append((candidate, link))
-        goldens = GoldenRecordRepository(session).by_ids(sorted(by_golden))
-        mpi_ids = sorted(g.mpi_id for g in goldens)
         links = LinkRepository(session)
-        guards = sorted(
-            {
-                guard
-                for golden_id in by_golden
-                for guard in _guards(record, [r for r, _ in links.records_of_golden(golden_id)])
-            }
-        )
-        rules = sorted({_rule(record, c) for members in by_golden.values() for c, _ in members})
-        if len(by_golden) == 1 and not guards:
-            (golden_id,) = by_golden
+        members = {
+            golden_id: [r for r, _ in links.records_of_golden(golden_id)]
+            for golden_id in {c["golden_record_id"] for c in scored["candidates"]}
+        }
+        return decide(record, scored, members)
+
+
+def decide(
+    record: SourceRecord, scored: dict[str, Any], members: dict[int, list[SourceRecord]]
+) -> Decision:
+    """The decision for `record` given the linker's answer and each candidate patient's records."""
+    candidates: list[dict[str, Any]] = scored["candidates"]  # best first
+    version: str = scored["model_version"]
+    best = candidates[0] if candidates else None
+    reason: dict[str, Any] = {
+        "candidates_found": scored["candidates_found"],
+        "candidate_cap_hit": scored["capped"],
+        "best": _explain(best) if best else None,
+    }
+    auto = [c for c in candidates if c["tier"] == "auto"]
+    auto_goldens = sorted({c["golden_record_id"] for c in auto})
+    guards: list[str] = []
+    if len(auto_goldens) == 1:
+        guards = _guards(record, members[auto_goldens[0]])
+        if not guards:
             return Decision(
-                golden_id,
+                auto_goldens[0],
                 MatchResult.MATCH,
                 LinkState.FINAL,
-                probability=1.0,
-                model_version=self.model_version,
-                reason={"rule": rules, "candidates": mpi_ids},
+                probability=auto[0]["match_probability"],
+                match_weight=auto[0]["match_weight"],
+                model_version=version,
+                reason={**reason, "rule": "auto"},
             )
-        if len(by_golden) > 1:
-            guards.append("several_golden_records")
+    elif len(auto_goldens) > 1:
+        guards = ["several_patients_above_auto"]
+    review = [c for c in candidates if c["tier"] == "gray" or (c["tier"] == "auto" and guards)]
+    if not review:
         return Decision(
             None,
-            MatchResult.POSSIBLE_MATCH,
-            LinkState.PROVISIONAL,
-            probability=1.0,
-            model_version=self.model_version,
-            reason={"rule": rules, "candidates": mpi_ids, "guards": guards},
+            MatchResult.NO_MATCH,
+            LinkState.FINAL,
+            probability=best["match_probability"] if best else None,
+            match_weight=best["match_weight"] if best else None,
+            model_version=version,
+            reason={**reason, "rule": "below_gray_zone"},
         )
+    pairs = [
+        GrayPair(
+            candidate_record_id=c["record_id"],
+            candidate_golden_record_id=c["golden_record_id"],
+            probability=c["match_probability"],
+            match_weight=c["match_weight"],
+            comparison_weights=_explain(c)["comparisons"],
+        )
+        for c in review[:MAX_GRAY_PAIRS]
+    ]
+    return Decision(
+        None,
+        MatchResult.POSSIBLE_MATCH,
+        LinkState.PROVISIONAL,
+        probability=review[0]["match_probability"],
+        match_weight=review[0]["match_weight"],
+        model_version=version,
+        reason={**reason, "rule": "gray_zone", "guards": guards},
+        gray_pairs=pairs,
+    )
 
 
-def _rule(record: SourceRecord, candidate: SourceRecord) -> str:
-    if record.norm_ssn is not None and record.norm_ssn == candidate.norm_ssn:
-        return "same_ssn"
-    return "same_name_and_birth_date"
+def _explain(candidate: dict[str, Any]) -> dict[str, Any]:
+    """Ids, scores and level labels only: never the compared values."""
+    return {
+        "mpi_id": candidate["mpi_id"],
+        "probability": candidate["match_probability"],
+        "match_weight": candidate["match_weight"],
+        "comparisons": {
+            name: {"level": c["label"], "match_weight": round(c["match_weight"], 3)}
+            for name, c in candidate["comparisons"].items()
+        },
+    }
 
 
-def _guards(record: SourceRecord, golden_members: list[SourceRecord]) -> list[str]:
-    guards = []
-    for candidate in golden_members:
-        if candidate.source == record.source:
-            guards.append("same_source_different_id")
-        if record.norm_ssn and candidate.norm_ssn and record.norm_ssn != candidate.norm_ssn:
-            guards.append("conflicting_ssn")
-    return guards
+def _guards(record: SourceRecord, golden_members: Sequence[SourceRecord]) -> list[str]:
+    """DESIGN §4: reasons an auto match must be reviewed instead."""
+    mine = _guard_view(record)
+    return sorted({g for other in golden_members for g in pair_guards(mine, _guard_view(other))})
+
+
+def _guard_view(record: SourceRecord) -> dict[str, Any]:
+    return {
+        "source": record.source,
+        "ssn": record.norm_ssn,
+        "birth_date": record.birth_date,
+        "family_name": record.norm_family_name,
+        "given_name": record.norm_given_name,
+        "identifiers": record.identifiers,
+    }

@@ -8,13 +8,21 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from mpi_api.records import events
-from mpi_api.records.matching import Matcher
+from mpi_api.records.matching import Decision, LinkerMatcher
 from mpi_linker import normalise
+from mpi_linker.features import blocking_keys, features
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.db import advisory_lock_keys
 from mpi_store.errors import RecordNotFound
 from mpi_store.models import GoldenRecord, Link, SourceRecord
-from mpi_store.repositories import GoldenRecordRepository, LinkRepository, SourceRecordRepository
+from mpi_store.repositories import (
+    AdjudicationRepository,
+    GoldenRecordRepository,
+    LinkerIndexRepository,
+    LinkRepository,
+    OutboxRepository,
+    SourceRecordRepository,
+)
 from mpi_store.survivorship import survive
 
 
@@ -30,18 +38,31 @@ def content_hash(record: RecordCreate) -> str:
     return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
 
 
-def ingest_record(session: Session, *, record: RecordCreate, matcher: Matcher) -> IngestResult:
-    """Upsert on `(source, source_record_id)`; a new record is linked in the same transaction."""
+ADJUDICATION_TOPIC = "adjudication.requested"
+
+
+def ingest_record(
+    session: Session, *, record: RecordCreate, matcher: LinkerMatcher
+) -> IngestResult:
+    """Upsert on `(source, source_record_id)`; a new record is linked in the same transaction.
+
+    Transactions for records sharing a blocking key are serialised (advisory locks), so two
+    copies of one new patient arriving together cannot found two golden records.
+    """
     records = SourceRecordRepository(session)
     draft = _to_row(record)
-    advisory_lock_keys(
-        session, [f"rec:{record.source}:{record.source_record_id}", *matcher.lock_keys(draft)]
-    )
+    linker_features = features(record.model_dump())
+    keys = blocking_keys(linker_features)
+    advisory_lock_keys(session, [f"rec:{record.source}:{record.source_record_id}", *keys])
     existing = records.get_by_key(record.source, record.source_record_id)
+    index = LinkerIndexRepository(session)
     if existing is None:
         stored = records.add(draft)
         records.replace_events(stored.id, events.to_rows(record.clinical))
-        decision = matcher.decide(session, stored)
+        index.put(stored.id, features=linker_features, keys=keys)
+        decision = matcher.decide(
+            session, record=stored, features=linker_features, blocking_keys=keys
+        )
         goldens = GoldenRecordRepository(session)
         golden = (
             goldens.create()
@@ -59,6 +80,7 @@ def ingest_record(session: Session, *, record: RecordCreate, matcher: Matcher) -
             model_version=decision.model_version,
             reason=decision.reason,
         )
+        _request_adjudication(session, record=stored, decision=decision)
         refresh_golden(session, golden=golden)
         return IngestResult(stored, link, golden, created=True)
 
@@ -73,9 +95,31 @@ def ingest_record(session: Session, *, record: RecordCreate, matcher: Matcher) -
             setattr(existing, field, getattr(draft, field))
         existing.version += 1
         records.replace_events(existing.id, events.to_rows(record.clinical))
+        index.put(existing.id, features=linker_features, keys=keys)
         session.flush()
         refresh_golden(session, golden=golden)
     return IngestResult(existing, current, golden, created=False)
+
+
+def _request_adjudication(session: Session, *, record: SourceRecord, decision: Decision) -> None:
+    if not decision.gray_pairs:
+        return
+    adjudications = AdjudicationRepository(session)
+    ids = [
+        adjudications.add(
+            record_id=record.id,
+            candidate_record_id=pair.candidate_record_id,
+            candidate_golden_record_id=pair.candidate_golden_record_id,
+            probability=pair.probability,
+            match_weight=pair.match_weight,
+            comparison_weights=pair.comparison_weights,
+            model_version=decision.model_version,
+        ).id
+        for pair in decision.gray_pairs
+    ]
+    OutboxRepository(session).add(
+        ADJUDICATION_TOPIC, {"record_id": record.id, "adjudication_ids": ids}
+    )
 
 
 def refresh_golden(session: Session, *, golden: GoldenRecord) -> None:

@@ -1,13 +1,20 @@
 """Repositories: every query, bound to a session; callers never commit inside them."""
 
+from mpi_store.repositories.adjudications import AdjudicationRepository
 from mpi_store.repositories.api_keys import ApiKeyRepository
 from mpi_store.repositories.golden_records import GoldenRecordRepository
+from mpi_store.repositories.linker_index import Candidate, LinkerIndexRepository
 from mpi_store.repositories.links import LinkRepository
+from mpi_store.repositories.outbox import OutboxRepository
 from mpi_store.repositories.source_records import SourceRecordRepository
 
 __all__ = [
+    "AdjudicationRepository",
     "ApiKeyRepository",
+    "Candidate",
     "GoldenRecordRepository",
     "LinkRepository",
+    "LinkerIndexRepository",
+    "OutboxRepository",
     "SourceRecordRepository",
 ]

@@ -1,0 +1,98 @@
+"""The linker's view of a record: normalised comparison columns and blocking keys.
+
+The same function feeds Splink training, batch prediction, the online index in Postgres and
+online scoring, so candidates and scores agree across all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from mpi_linker import normalise
+
+# Columns the Splink model compares (besides unique_id and the blocking-key array).
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "given_name",
+    "given_aliases",
+    "given_dm",
+    "family_name",
+    "family_dm",
+    "birth_date",
+    "sex",
+    "ssn",
+    "phone",
+    "postcode",
+    "address",
+    "city",
+)
+TF_COLUMNS: tuple[str, ...] = ("given_name", "family_name", "city")
+
+
+def features(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Normalise one record's demographics (contract field names) into comparison columns."""
+    given = normalise.name(record.get("given_name"))
+    family = normalise.name(record.get("family_name"))
+    birth = record.get("birth_date")
+    if isinstance(birth, dt.date):
+        birth = birth.isoformat()
+    sex = record.get("sex")
+    aliases = normalise.name_aliases(given)
+    return {
+        "given_name": given,
+        "given_aliases": list(aliases) if aliases else None,
+        "given_dm": normalise.phonetic(given),
+        "family_name": family,
+        "family_dm": normalise.phonetic(family),
+        "birth_date": birth or None,
+        "sex": sex if sex in ("female", "male") else None,
+        "ssn": normalise.ssn(record.get("ssn")),
+        "phone": normalise.phone(record.get("phone")),
+        "postcode": normalise.postcode(record.get("postcode")),
+        "address": normalise.street(record.get("address_line1")),
+        "city": normalise.name(record.get("city")),
+    }
+
+
+def blocking_keys(row: Mapping[str, Any]) -> list[str]:
+    """Keys a candidate must share with the record (OR of rules); sorted, unique.
+
+    Each rule survives a different kind of corruption: SSN alone survives names and dates;
+    birth date with either name's phonetic code survives typos in the other; phonetic codes of
+    each family-name token survive compound, hyphenated and maiden names; name prefixes
+    survive typos past the second letter; phone and street address survive everything but a
+    move. On the adversarial dev population (8-12 errors per record, ~40% of fields missing)
+    these find about 55% of true pairs; demographics alone cannot find the rest.
+    """
+    keys: set[str] = set()
+    dob, fam, giv = row.get("birth_date"), row.get("family_dm"), row.get("given_dm")
+    sex, ssn = row.get("sex") or "?", row.get("ssn")
+    given, family = row.get("given_name"), row.get("family_name")
+    if ssn:
+        keys.add(f"ssn:{ssn}")
+        keys.add(f"ssn4:{ssn[-4:]}|{sex}")
+    if dob and fam:
+        keys.add(f"dob_fam:{dob}|{fam}")
+    if dob:
+        for alias in row.get("given_aliases") or []:
+            keys.add(f"dob_giv:{dob}|{normalise.phonetic(alias)}")
+    if fam and giv:
+        keys.add(f"fam_giv:{fam}|{giv}")
+    if giv and row.get("sex"):
+        keys.add(f"giv_sex_decade:{giv}|{sex}|{dob[:3] if dob else '?'}")
+    if given and family:
+        keys.add(f"prefixes:{given[:2]}|{family[:2]}|{sex}")
+    for token in (family or "").split(" "):
+        code = normalise.phonetic(token)
+        if code and row.get("sex"):
+            keys.add(f"fam_token_sex:{code}|{sex}")
+        if code and given:
+            keys.add(f"fam_token_initial:{code}|{given[0]}")
+    if row.get("phone"):
+        keys.add(f"phone:{row['phone']}")
+    if row.get("address") and row.get("postcode"):
+        keys.add(f"addr:{row['postcode']}|{row['address']}")
+    if dob and row.get("postcode"):
+        keys.add(f"dob_zip:{dob}|{row['postcode']}")
+    return sorted(keys)

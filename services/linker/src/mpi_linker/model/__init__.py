@@ -1,0 +1,1 @@
+"""The Splink model: its definition, the versioned artifact, and training."""

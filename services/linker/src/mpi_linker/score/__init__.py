@@ -1,0 +1,1 @@
+"""Scoring a record against its candidates."""

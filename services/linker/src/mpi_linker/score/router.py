@@ -1,0 +1,59 @@
+"""`POST /score`, `GET /model`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.orm import Session
+
+from mpi_linker.score import service
+from mpi_linker.score.schemas import ModelRead, ScoreRequest, ScoreResponse
+from mpi_linker.scoring import Scorer
+
+router = APIRouter(tags=["scoring"])
+
+
+def _session(request: Request) -> Iterator[Session]:
+    # Read-only: nothing to commit; the session is closed (and rolled back) after the request.
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+@router.post("/score", operation_id="score_record")
+def score_record(
+    body: ScoreRequest, request: Request, session: Annotated[Session, Depends(_session)]
+) -> ScoreResponse:
+    """Score a record against the indexed records that share a blocking key with it."""
+    started = time.perf_counter()
+    settings = request.app.state.settings
+    response, capped = service.score_record(
+        session,
+        scorer=request.app.state.scorer,
+        features=body.features,
+        blocking_keys=body.blocking_keys,
+        exclude_record_id=body.exclude_record_id,
+        max_candidates=settings.max_candidates,
+    )
+    metrics = request.app.state.metrics
+    metrics.candidates.observe(response.candidates_found)
+    if capped:
+        metrics.capped.inc()
+    metrics.latency.observe(time.perf_counter() - started)
+    return response
+
+
+@router.get("/model", operation_id="read_model")
+def read_model(request: Request) -> ModelRead:
+    """The warm model: version, thresholds, compared fields and its model card."""
+    scorer: Scorer = request.app.state.scorer
+    artifact = scorer.artifact
+    return ModelRead(
+        version=artifact.version,
+        auto_threshold=artifact.thresholds.auto,
+        reject_threshold=artifact.thresholds.reject,
+        comparisons=[c["output_column_name"] for c in artifact.splink["comparisons"]],
+        card=artifact.card,
+    )

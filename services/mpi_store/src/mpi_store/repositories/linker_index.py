@@ -1,0 +1,104 @@
+"""The linker's index in Postgres: features, blocking keys, term frequencies, candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from mpi_store.models import BlockingKey, GoldenRecord, Link, LinkerRecord, TermFrequency
+
+
+@dataclass(frozen=True)
+class Candidate:
+    record_id: int
+    golden_record_id: int
+    mpi_id: str
+    features: dict[str, Any]
+
+
+class LinkerIndexRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def put(self, record_id: int, *, features: dict[str, Any], keys: Sequence[str]) -> None:
+        """Index (or re-index) a record."""
+        self.session.execute(
+            pg_insert(LinkerRecord)
+            .values(record_id=record_id, features=features)
+            .on_conflict_do_update(
+                index_elements=[LinkerRecord.record_id],
+                set_={"features": features, "updated_at": func.now()},
+            )
+        )
+        self.session.execute(delete(BlockingKey).where(BlockingKey.record_id == record_id))
+        if keys:
+            self.session.execute(
+                insert(BlockingKey), [{"key": k, "record_id": record_id} for k in keys]
+            )
+
+    def candidates(
+        self, keys: Sequence[str], *, limit: int, exclude_record_id: int | None = None
+    ) -> list[Candidate]:
+        """Linked records sharing at least one blocking key (indexed); at most `limit`, those
+        sharing the most keys first."""
+        if not keys:
+            return []
+        shared = func.count().label("shared")
+        matching = (
+            select(BlockingKey.record_id, shared)
+            .where(BlockingKey.key.in_(list(keys)))
+            .group_by(BlockingKey.record_id)
+            .order_by(shared.desc(), BlockingKey.record_id)
+            .limit(limit)
+            .subquery()
+        )
+        query = (
+            select(
+                LinkerRecord.record_id,
+                Link.golden_record_id,
+                GoldenRecord.mpi_id,
+                LinkerRecord.features,
+            )
+            .join(matching, matching.c.record_id == LinkerRecord.record_id)
+            .join(Link, Link.record_id == LinkerRecord.record_id)
+            .join(GoldenRecord, GoldenRecord.id == Link.golden_record_id)
+            .order_by(LinkerRecord.record_id)
+        )
+        if exclude_record_id is not None:
+            query = query.where(LinkerRecord.record_id != exclude_record_id)
+        return [Candidate(*row) for row in self.session.execute(query)]
+
+    def term_frequencies(self, column: str, values: Sequence[str]) -> dict[str, float]:
+        if not values:
+            return {}
+        rows = self.session.execute(
+            select(TermFrequency.value, TermFrequency.frequency).where(
+                TermFrequency.column_name == column, TermFrequency.value.in_(list(values))
+            )
+        )
+        return {row.value: row.frequency for row in rows}
+
+    def refresh_term_frequencies(self, columns: Sequence[str]) -> int:
+        """Recompute every column's value frequencies from the index (Splink's definition:
+        count of the value over count of non-null values)."""
+        self.session.execute(delete(TermFrequency))
+        for column in columns:
+            value = LinkerRecord.features[column].astext
+            counts = (
+                select(
+                    literal(column).label("column_name"),
+                    value.label("value"),
+                    (func.count() * 1.0 / func.sum(func.count()).over()).label("frequency"),
+                )
+                .where(value.is_not(None))
+                .group_by(value)
+            )
+            self.session.execute(
+                insert(TermFrequency).from_select(["column_name", "value", "frequency"], counts)
+            )
+        return int(self.session.scalar(select(func.count()).select_from(TermFrequency)) or 0)

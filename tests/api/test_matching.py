@@ -1,0 +1,137 @@
+"""Decision tiers and guards on a linker answer (DESIGN §1.3, §4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from mpi_api.records.matching import MAX_GRAY_PAIRS, decide
+from mpi_store.models import SourceRecord
+
+
+def _record(record_id, source="FAC1", **fields):
+    defaults = {
+        "norm_given_name": "maria",
+        "norm_family_name": "gonzalez",
+        "birth_date": dt.date(1984, 3, 12),
+        "norm_ssn": None,
+        "identifiers": [],
+    }
+    return SourceRecord(id=record_id, source=source, **{**defaults, **fields})
+
+
+def _candidate(record_id, golden_id, probability, tier):
+    return {
+        "record_id": record_id,
+        "golden_record_id": golden_id,
+        "mpi_id": f"mpi_{golden_id}",
+        "match_probability": probability,
+        "match_weight": 10.0 if tier == "auto" else 0.0,
+        "tier": tier,
+        "comparisons": {"given_name": {"level": 4, "label": "Exact", "match_weight": 3.0}},
+    }
+
+
+def _scored(*candidates):
+    return {
+        "model_version": "m1",
+        "candidates_found": len(candidates),
+        "capped": False,
+        "candidates": list(candidates),
+    }
+
+
+NEW = _record(100, source="FAC9")
+
+
+def test_one_patient_above_auto_is_a_final_match():
+    decision = decide(NEW, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [_record(1)]})
+
+    assert decision.golden_record_id == 10
+    assert decision.match_result == "MATCH"
+    assert decision.link_state == "final"
+    assert decision.reason["best"]["comparisons"]["given_name"]["level"] == "Exact"
+    assert not decision.gray_pairs
+
+
+def test_no_candidates_is_no_match():
+    decision = decide(NEW, _scored(), {})
+
+    assert decision.golden_record_id is None
+    assert decision.match_result == "NO_MATCH"
+    assert decision.link_state == "final"
+
+
+def test_only_rejected_candidates_is_no_match():
+    decision = decide(NEW, _scored(_candidate(1, 10, 0.001, "reject")), {10: [_record(1)]})
+
+    assert decision.match_result == "NO_MATCH"
+
+
+def test_gray_candidates_are_provisional_with_one_adjudication_each():
+    scored = _scored(
+        *[_candidate(i, 10 + i, 0.5 - i / 100, "gray") for i in range(MAX_GRAY_PAIRS + 2)]
+    )
+    members = {10 + i: [_record(i)] for i in range(MAX_GRAY_PAIRS + 2)}
+
+    decision = decide(NEW, scored, members)
+
+    assert decision.match_result == "POSSIBLE_MATCH"
+    assert decision.link_state == "provisional"
+    assert decision.golden_record_id is None
+    assert len(decision.gray_pairs) == MAX_GRAY_PAIRS
+    assert decision.gray_pairs[0].candidate_record_id == 0
+
+
+def test_same_source_guard_sends_an_auto_match_to_review():
+    same_source = _record(100, source="FAC1")
+
+    decision = decide(same_source, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [_record(1)]})
+
+    assert decision.match_result == "POSSIBLE_MATCH"
+    assert decision.reason["guards"] == ["same_source_different_id"]
+    assert [p.candidate_record_id for p in decision.gray_pairs] == [1]
+
+
+def test_conflicting_ssn_guard():
+    record = _record(100, source="FAC9", norm_ssn="512449087")
+    member = _record(1, norm_ssn="512449088")
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
+
+    assert decision.reason["guards"] == ["conflicting_ssn"]
+
+
+def test_twin_guard_same_birth_date_and_family_different_given():
+    record = _record(100, source="FAC9", norm_given_name="mario")
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [_record(1)]})
+
+    assert decision.reason["guards"] == ["possible_twin"]
+
+
+def test_nickname_is_not_a_twin():
+    record = _record(100, source="FAC9", norm_given_name="bill")
+    member = _record(1, norm_given_name="william")
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
+
+    assert decision.match_result == "MATCH"
+
+
+def test_conflicting_identifier_guard():
+    record = _record(100, source="FAC9", identifiers=[{"system": "dl", "value": "A"}])
+    member = _record(1, identifiers=[{"system": "dl", "value": "B"}])
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
+
+    assert decision.reason["guards"] == ["conflicting_identifier"]
+
+
+def test_two_patients_above_auto_go_to_review():
+    scored = _scored(_candidate(1, 10, 0.9999, "auto"), _candidate(2, 20, 0.999, "auto"))
+
+    decision = decide(NEW, scored, {10: [_record(1)], 20: [_record(2)]})
+
+    assert decision.match_result == "POSSIBLE_MATCH"
+    assert decision.reason["guards"] == ["several_patients_above_auto"]
+    assert len(decision.gray_pairs) == 2

@@ -1,0 +1,52 @@
+"""The linker's HTTP service: /score, /model, /healthz, /metrics."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mpi_linker.app import create_app
+from mpi_linker.features import blocking_keys, features
+from mpi_linker.settings import Settings
+
+
+@pytest.fixture
+def linker(database_url, session_factory):
+    app = create_app(Settings(database_url=database_url))
+    with TestClient(app) as client:
+        app.state.session_factory = session_factory
+        yield client
+
+
+def test_score_with_an_empty_index_finds_nothing(linker):
+    row = features({"given_name": "Ann", "family_name": "Lee", "birth_date": "1990-01-01"})
+
+    response = linker.post("/score", json={"features": row, "blocking_keys": blocking_keys(row)})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["candidates"] == []
+    assert body["candidates_found"] == 0
+    assert body["model_version"].startswith("splink-")
+
+
+def test_score_rejects_unknown_fields(linker):
+    response = linker.post("/score", json={"features": {}, "blocking_keys": [], "x": 1})
+
+    assert response.status_code == 422
+
+
+def test_model_card_and_thresholds(linker):
+    body = linker.get("/model").json()
+
+    assert 0 < body["reject_threshold"] <= body["auto_threshold"] <= 1
+    assert "birth_date" in body["comparisons"]
+    assert body["card"]["dev"]["auto_precision"] >= 0.999
+
+
+def test_health_and_metrics(linker):
+    row = features({"given_name": "Ann", "birth_date": "1990-01-01"})
+    linker.post("/score", json={"features": row, "blocking_keys": blocking_keys(row)})
+
+    assert linker.get("/healthz").json()["status"] == "ok"
+    assert "mpi_linker_score_seconds_count 1.0" in linker.get("/metrics").text

@@ -1,0 +1,99 @@
+"""Online scoring through Postgres equals Splink's batch predict on the same pairs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from mpi_linker.features import TF_COLUMNS
+from mpi_linker.frames import frame, read_records
+from mpi_linker.model.artifact import load
+from mpi_linker.model.train import predict_pairs
+from mpi_linker.score.service import score_record
+from mpi_linker.scoring import Scorer
+from mpi_store.models import GoldenRecord, Link, SourceRecord
+from mpi_store.repositories import LinkerIndexRepository
+
+FIXTURE = Path(__file__).parents[2] / "data" / "fixture"
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    return Scorer(load())
+
+
+def _index_fixture(session, table):
+    """Store every fixture record as its own patient and index it; return unique_id -> id."""
+    ids = {}
+    index = LinkerIndexRepository(session)
+    for i, row in enumerate(table.to_pylist()):
+        record = SourceRecord(
+            source="FIX", source_record_id=str(i), identifiers=[], content_hash="x", version=1
+        )
+        golden = GoldenRecord(mpi_id=f"mpi_fix{i}", status="active", attributes={}, version=1)
+        session.add_all([record, golden])
+        session.flush()
+        session.add(
+            Link(
+                record_id=record.id,
+                golden_record_id=golden.id,
+                match_result="NO_MATCH",
+                link_source="AUTO",
+                link_state="final",
+                decision_id=uuid.uuid4(),
+                version=1,
+            )
+        )
+        features = {k: v for k, v in row.items() if k not in ("unique_id", "blocking_keys")}
+        index.put(record.id, features=features, keys=row["blocking_keys"])
+        ids[row["unique_id"]] = (record.id, features, row["blocking_keys"])
+    session.flush()
+    index.refresh_term_frequencies(TF_COLUMNS)
+    return ids
+
+
+def test_online_scores_equal_batch_predict(session, scorer):
+    table = frame(read_records(FIXTURE))
+    batch = predict_pairs(table, scorer.artifact.splink)
+    ids = _index_fixture(session, table)
+    assert len(batch) > 100
+
+    worst = 0.0
+    for pair in batch:
+        record_id, features, keys = ids[pair["unique_id_l"]]
+        other_id = ids[pair["unique_id_r"]][0]
+        response, _ = score_record(
+            session,
+            scorer=scorer,
+            features=features,
+            blocking_keys=keys,
+            exclude_record_id=record_id,
+            max_candidates=500,
+        )
+        online = {c.record_id: c for c in response.candidates}[other_id]
+        worst = max(worst, abs(online.match_weight - pair["match_weight"]))
+        assert online.match_probability == pytest.approx(pair["match_probability"], abs=1e-6)
+
+    assert worst <= 1e-6
+
+
+def test_candidate_cap(session, scorer):
+    table = frame(read_records(FIXTURE))
+    pair = predict_pairs(table, scorer.artifact.splink)[0]
+    ids = _index_fixture(session, table)
+    _, features, keys = ids[pair["unique_id_l"]]
+
+    response, capped = score_record(
+        session,
+        scorer=scorer,
+        features=features,
+        blocking_keys=keys,
+        exclude_record_id=None,
+        max_candidates=1,
+    )
+
+    assert capped
+    assert response.capped
+    assert len(response.candidates) == 1
