@@ -149,6 +149,55 @@ def create_key(
     print(key)
 
 
+@app.command("bulk-load")
+def bulk_load_command(
+    data: Annotated[Path, typer.Argument(help="Dataset folder (records.parquet, events.parquet)")],
+    model: Annotated[
+        Path | None, typer.Option(help="Linker model artifact; default: the shipped model")
+    ] = None,
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Load and link a whole dataset into an empty MPI with Splink's batch predict."""
+    from mpi_api.bulk import bulk_load
+    from mpi_linker.model.artifact import load
+    from mpi_store.datasets import iter_payloads
+
+    _, url = _database_url(state_dir)
+    upgrade(url)
+    _, payloads = iter_payloads(data)
+    engine = make_engine(url, pool_size=1)
+    started = time.perf_counter()
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        report = bulk_load(session, payloads=payloads, artifact=load(model))
+    engine.dispose()
+    elapsed = time.perf_counter() - started
+    print(
+        f"{report.records} records -> {report.golden_records} patients in {elapsed:.1f} s "
+        f"({report.records / max(elapsed, 1e-9):.0f} records/s); {report.candidate_pairs} "
+        f"pairs at or above the reject bound; decisions {report.match_results}"
+    )
+
+
+@app.command("export-clusters")
+def export_clusters(
+    out: Annotated[Path, typer.Argument(help="Parquet file: record -> mpi_id, link_source")],
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Write every record's current patient (the input of `mpi eval --pred`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mpi_store.repositories import LinkRepository
+
+    _, url = _database_url(state_dir)
+    engine = make_engine(url, pool_size=1)
+    with make_sessionmaker(engine)() as session:
+        rows = LinkRepository(session).clusters()
+    engine.dispose()
+    pq.write_table(pa.Table.from_pylist(rows), out)
+    print(f"{len(rows)} records written to {out}")
+
+
 def _load_plugins() -> None:
     for entry in entry_points(group="mpi.commands"):
         try:

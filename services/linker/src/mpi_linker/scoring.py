@@ -101,9 +101,10 @@ class Scorer:
             self._connection.register(_RIGHT, right)
             values = self._connection.execute(self._sql).fetchall()
             names = [d[0] for d in self._connection.description or []]
-        return [self._pair(dict(zip(names, row, strict=True))) for row in values]
+        return [self.explain(dict(zip(names, row, strict=True))) for row in values]
 
-    def _pair(self, row: Mapping[str, Any]) -> PairScore:
+    def explain(self, row: Mapping[str, Any]) -> PairScore:
+        """A row of Splink output (online or batch predict) as a score with its reasons."""
         comparisons = {}
         for name in self._comparisons:
             level = int(row[f"gamma_{name}"])

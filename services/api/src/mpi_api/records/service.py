@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -50,7 +51,7 @@ def ingest_record(
     copies of one new patient arriving together cannot found two golden records.
     """
     records = SourceRecordRepository(session)
-    draft = _to_row(record)
+    draft = record_row(record)
     linker_features = features(record.model_dump())
     keys = blocking_keys(linker_features)
     advisory_lock_keys(session, [f"rec:{record.source}:{record.source_record_id}", *keys])
@@ -58,30 +59,15 @@ def ingest_record(
     index = LinkerIndexRepository(session)
     if existing is None:
         stored = records.add(draft)
-        records.replace_events(stored.id, events.to_rows(record.clinical))
+        records.replace_events(stored.id, event_rows(record))
         index.put(stored.id, features=linker_features, keys=keys)
         decision = matcher.decide(
             session, record=stored, features=linker_features, blocking_keys=keys
         )
-        goldens = GoldenRecordRepository(session)
-        golden = (
-            goldens.create()
-            if decision.golden_record_id is None
-            else goldens.get(decision.golden_record_id)
-        )
-        link = LinkRepository(session).create(
-            record=stored,
-            golden_record_id=golden.id,
-            match_result=decision.match_result,
-            link_source=decision.link_source,
-            link_state=decision.link_state,
-            probability=decision.probability,
-            match_weight=decision.match_weight,
-            model_version=decision.model_version,
-            reason=decision.reason,
-        )
-        _request_adjudication(session, record=stored, decision=decision)
+        golden = link_new_record(session, record=stored, decision=decision)
         refresh_golden(session, golden=golden)
+        link = LinkRepository(session).get_for_record(stored.id)
+        assert link is not None
         return IngestResult(stored, link, golden, created=True)
 
     current = LinkRepository(session).get_for_record(existing.id)
@@ -94,11 +80,34 @@ def ingest_record(
         for field in ("norm_given_name", "norm_family_name", "norm_ssn"):
             setattr(existing, field, getattr(draft, field))
         existing.version += 1
-        records.replace_events(existing.id, events.to_rows(record.clinical))
+        records.replace_events(existing.id, event_rows(record))
         index.put(existing.id, features=linker_features, keys=keys)
         session.flush()
         refresh_golden(session, golden=golden)
     return IngestResult(existing, current, golden, created=False)
+
+
+def link_new_record(session: Session, *, record: SourceRecord, decision: Decision) -> GoldenRecord:
+    """Apply a decision to a record that has no link yet; returns its golden record."""
+    goldens = GoldenRecordRepository(session)
+    golden = (
+        goldens.create()
+        if decision.golden_record_id is None
+        else goldens.get(decision.golden_record_id)
+    )
+    LinkRepository(session).create(
+        record=record,
+        golden_record_id=golden.id,
+        match_result=decision.match_result,
+        link_source=decision.link_source,
+        link_state=decision.link_state,
+        probability=decision.probability,
+        match_weight=decision.match_weight,
+        model_version=decision.model_version,
+        reason=decision.reason,
+    )
+    _request_adjudication(session, record=record, decision=decision)
+    return golden
 
 
 def _request_adjudication(session: Session, *, record: SourceRecord, decision: Decision) -> None:
@@ -122,6 +131,10 @@ def _request_adjudication(session: Session, *, record: SourceRecord, decision: D
     )
 
 
+def refresh_golden_by_id(session: Session, *, golden_id: int) -> None:
+    refresh_golden(session, golden=GoldenRecordRepository(session).get(golden_id))
+
+
 def refresh_golden(session: Session, *, golden: GoldenRecord) -> None:
     members = [record for record, _ in LinkRepository(session).records_of_golden(golden.id)]
     GoldenRecordRepository(session).set_attributes(golden, survive(members))
@@ -138,7 +151,12 @@ def get_record(session: Session, *, source: str, source_record_id: str) -> Inges
     return IngestResult(record, link, golden, created=False)
 
 
-def _to_row(record: RecordCreate) -> SourceRecord:
+def event_rows(record: RecordCreate) -> list[dict[str, Any]]:
+    return events.to_rows(record.clinical)
+
+
+def record_row(record: RecordCreate) -> SourceRecord:
+    """A new, unsaved source record with its normalised matching keys."""
     demographics = {field: getattr(record, field) for field in DEMOGRAPHIC_FIELDS}
     return SourceRecord(
         source=record.source,

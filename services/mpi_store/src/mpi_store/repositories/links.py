@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mpi_store.models import Link, LinkHistory, SourceRecord
+from mpi_store.models import GoldenRecord, Link, LinkHistory, SourceRecord
 
 
 class LinkRepository:
@@ -73,3 +73,20 @@ class LinkRepository:
             .order_by(SourceRecord.source, SourceRecord.source_record_id)
         )
         return [(record, link) for record, link in rows]
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """Every record with the patient it is linked to now (for evaluation and export)."""
+        rows = self.session.execute(
+            select(
+                SourceRecord.source,
+                SourceRecord.source_record_id,
+                GoldenRecord.mpi_id,
+                Link.link_source,
+                Link.match_result,
+                Link.link_state,
+            )
+            .join(Link, Link.record_id == SourceRecord.id)
+            .join(GoldenRecord, GoldenRecord.id == Link.golden_record_id)
+            .order_by(SourceRecord.id)
+        )
+        return [dict(row._mapping) for row in rows]

@@ -1,0 +1,1 @@
+"""Synthetic data, evaluation and classifier training."""

@@ -1,0 +1,1 @@
+"""ClinFuse-style demographic corruption: error types, severity presets and the injector."""

