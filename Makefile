@@ -17,7 +17,7 @@ install: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy services
+	$(VENV)/bin/mypy services training/src
 	$(VENV)/bin/lint-imports
 
 $(VENV)/bin/python:
