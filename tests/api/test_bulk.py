@@ -1,0 +1,68 @@
+"""Bulk load links like a replay through POST /records, and refuses a populated MPI."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mpi_api.bulk import bulk_load
+from mpi_linker.model.artifact import load
+from mpi_store.datasets import iter_payloads
+from mpi_store.db import unit_of_work
+from mpi_store.errors import Conflict
+from mpi_store.models import Adjudication, Outbox
+from mpi_store.repositories import LinkRepository
+
+FIXTURE = Path(__file__).parents[2] / "data" / "fixture"
+
+
+def _partition(session_factory):
+    with session_factory() as session:
+        rows = LinkRepository(session).clusters()
+    clusters = defaultdict(set)
+    for row in rows:
+        clusters[row["mpi_id"]].add((row["source"], row["source_record_id"]))
+    return {frozenset(members) for members in clusters.values()}, rows
+
+
+def test_bulk_load_gives_the_clusters_of_a_replay(client, connection, session_factory):
+    savepoint = connection.begin_nested()
+    _, payloads = iter_payloads(FIXTURE)
+    with unit_of_work(session_factory) as session:
+        report = bulk_load(session, payloads=payloads, artifact=load())
+    bulk, bulk_rows = _partition(session_factory)
+    savepoint.rollback()
+
+    _, payloads = iter_payloads(FIXTURE)
+    statuses = {client.post("/records", json=payload).status_code for payload in payloads}
+    replay, replay_rows = _partition(session_factory)
+
+    assert statuses == {201}
+    assert report.records == len(bulk_rows) == len(replay_rows) == 401
+    assert report.golden_records == len(bulk)
+    assert bulk == replay
+    assert [r["match_result"] for r in bulk_rows] == [r["match_result"] for r in replay_rows]
+    assert 1 < len(bulk) < 401
+
+
+def test_bulk_load_writes_gray_pairs_for_adjudication(session):
+    _, payloads = iter_payloads(FIXTURE)
+
+    report = bulk_load(session, payloads=payloads, artifact=load())
+
+    adjudications = session.scalars(select(Adjudication)).all()
+    outbox = session.scalars(select(Outbox)).all()
+    assert report.match_results["POSSIBLE_MATCH"] == len(outbox) > 0
+    assert len(adjudications) >= len(outbox)
+    assert {a.state for a in adjudications} == {"pending"}
+
+
+def test_bulk_load_refuses_a_populated_mpi(client, make_record, session):
+    client.post("/records", json=make_record())
+    _, payloads = iter_payloads(FIXTURE)
+
+    with pytest.raises(Conflict):
+        bulk_load(session, payloads=payloads, artifact=load())
