@@ -122,13 +122,15 @@ def _tf_lookups(
     index: LinkerIndexRepository, scorer: Scorer, rows: list[dict[str, Any]]
 ) -> dict[str, dict[str, float]]:
     """Per TF column, every value in the load with its frequency from Postgres (or neutral)."""
-    lookups = {}
-    for column in TF_COLUMNS:
-        values = sorted({row[column] for row in rows if row.get(column)})
-        known = index.term_frequencies(column, values)
-        neutral = scorer.neutral_term_frequency(column)
-        lookups[column] = {value: known.get(value, neutral) for value in values}
-    return lookups
+    wanted = {column: sorted({r[column] for r in rows if r.get(column)}) for column in TF_COLUMNS}
+    known = index.term_frequencies(wanted)
+    return {
+        column: {
+            value: known[column].get(value, scorer.neutral_term_frequency(column))
+            for value in values
+        }
+        for column, values in wanted.items()
+    }
 
 
 def _predict(

@@ -96,3 +96,14 @@ def blocking_keys(row: Mapping[str, Any]) -> list[str]:
     if dob and row.get("postcode"):
         keys.add(f"dob_zip:{dob}|{row['postcode']}")
     return sorted(keys)
+
+
+# Rules specific enough to serialise writers on: two copies of one new patient share them,
+# while the broad rules (name tokens, prefixes, SSN tail) would also serialise many unrelated
+# records and throttle concurrent ingestion.
+_LOCKING_RULES = frozenset({"ssn", "dob_fam", "dob_giv", "fam_giv", "phone", "addr", "dob_zip"})
+
+
+def lock_keys(keys: list[str]) -> list[str]:
+    """The blocking keys whose transactions must not interleave (advisory locks)."""
+    return [key for key in keys if key.split(":", 1)[0] in _LOCKING_RULES]

@@ -56,12 +56,11 @@ class PairScore:
 
 
 class Scorer:
-    """A warm model: thread-safe, one DuckDB connection per process."""
+    """A warm model; thread-safe (a DuckDB connection per thread)."""
 
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact
-        self._connection = duckdb.connect()
-        self._lock = threading.Lock()
+        self._local = threading.local()
         self._labels = _level_labels(artifact.splink)
         self._comparisons = [c["output_column_name"] for c in artifact.splink["comparisons"]]
         self._sql = self._generate_sql()
@@ -83,6 +82,15 @@ class Scorer:
             raise RuntimeError("Splink did not cache the comparison SQL")
         return sql
 
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        """One in-memory DuckDB per thread: requests score in parallel without sharing state.
+        A single thread each, because one small query gains nothing from parallelism."""
+        connection: duckdb.DuckDBPyConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = duckdb.connect(config={"threads": 1})
+            self._local.connection = connection
+        return connection
+
     def neutral_term_frequency(self, column: str) -> float:
         """The u of the exact level with TF adjustment: a value with this frequency shifts
         nothing, which is what a value never seen before should do."""
@@ -96,11 +104,11 @@ class Scorer:
             return []
         left = pa.Table.from_pylist([dict(record)], schema=INPUT_SCHEMA)
         right = pa.Table.from_pylist([dict(c) for c in candidates], schema=INPUT_SCHEMA)
-        with self._lock:
-            self._connection.register(_LEFT, left)
-            self._connection.register(_RIGHT, right)
-            values = self._connection.execute(self._sql).fetchall()
-            names = [d[0] for d in self._connection.description or []]
+        connection = self._connection()
+        connection.register(_LEFT, left)
+        connection.register(_RIGHT, right)
+        values = connection.execute(self._sql).fetchall()
+        names = [d[0] for d in connection.description or []]
         return [self.explain(dict(zip(names, row, strict=True))) for row in values]
 
     def explain(self, row: Mapping[str, Any]) -> PairScore:

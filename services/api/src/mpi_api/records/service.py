@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from mpi_api.records import events
 from mpi_api.records.matching import Decision, LinkerMatcher
 from mpi_linker import normalise
-from mpi_linker.features import blocking_keys, features
+from mpi_linker.features import blocking_keys, features, lock_keys
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.db import advisory_lock_keys
 from mpi_store.errors import RecordNotFound
@@ -47,14 +47,16 @@ def ingest_record(
 ) -> IngestResult:
     """Upsert on `(source, source_record_id)`; a new record is linked in the same transaction.
 
-    Transactions for records sharing a blocking key are serialised (advisory locks), so two
+    Transactions for records sharing a specific blocking key are serialised (advisory locks), so two
     copies of one new patient arriving together cannot found two golden records.
     """
     records = SourceRecordRepository(session)
     draft = record_row(record)
     linker_features = features(record.model_dump())
     keys = blocking_keys(linker_features)
-    advisory_lock_keys(session, [f"rec:{record.source}:{record.source_record_id}", *keys])
+    advisory_lock_keys(
+        session, [f"rec:{record.source}:{record.source_record_id}", *lock_keys(keys)]
+    )
     existing = records.get_by_key(record.source, record.source_record_id)
     index = LinkerIndexRepository(session)
     if existing is None:

@@ -76,14 +76,21 @@ def _term_frequencies(
     features: Mapping[str, Any],
     candidates: list[Candidate],
 ) -> dict[str, dict[str, float]]:
-    tfs: dict[str, dict[str, float]] = {}
-    for column in TF_COLUMNS:
-        values = {features.get(column), *(c.features.get(column) for c in candidates)}
-        known = index.term_frequencies(column, sorted(v for v in values if v))
-        # Unseen values get the model's own u for an exact match: a neutral adjustment.
-        neutral = scorer.neutral_term_frequency(column)
-        tfs[column] = {v: known.get(v, neutral) for v in values if v}
-    return tfs
+    wanted = {
+        column: sorted(
+            {v for v in (features.get(column), *(c.features.get(column) for c in candidates)) if v}
+        )
+        for column in TF_COLUMNS
+    }
+    known = index.term_frequencies(wanted)
+    # Unseen values get the model's own u for an exact match: a neutral adjustment.
+    return {
+        column: {
+            value: known[column].get(value, scorer.neutral_term_frequency(column))
+            for value in values
+        }
+        for column, values in wanted.items()
+    }
 
 
 def _tf_columns(row: Mapping[str, Any], tfs: dict[str, dict[str, float]]) -> dict[str, Any]:

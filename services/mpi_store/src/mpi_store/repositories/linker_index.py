@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select
+from sqlalchemy import delete, func, insert, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -73,15 +73,20 @@ class LinkerIndexRepository:
             query = query.where(LinkerRecord.record_id != exclude_record_id)
         return [Candidate(*row) for row in self.session.execute(query)]
 
-    def term_frequencies(self, column: str, values: Sequence[str]) -> dict[str, float]:
-        if not values:
-            return {}
+    def term_frequencies(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
+        """Frequencies of the given values, per column, in one query."""
+        found: dict[str, dict[str, float]] = {column: {} for column in wanted}
+        pairs = [(column, value) for column, values in wanted.items() for value in values]
+        if not pairs:
+            return found
         rows = self.session.execute(
-            select(TermFrequency.value, TermFrequency.frequency).where(
-                TermFrequency.column_name == column, TermFrequency.value.in_(list(values))
+            select(TermFrequency.column_name, TermFrequency.value, TermFrequency.frequency).where(
+                tuple_(TermFrequency.column_name, TermFrequency.value).in_(pairs)
             )
         )
-        return {row.value: row.frequency for row in rows}
+        for row in rows:
+            found[row.column_name][row.value] = row.frequency
+        return found
 
     def refresh_term_frequencies(self, columns: Sequence[str]) -> int:
         """Recompute every column's value frequencies from the index (Splink's definition:
