@@ -4,13 +4,18 @@ VENV := .venv
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: up test install lint
+.PHONY: up test test-spark install lint
 
 up: $(STAMP)
 	$(VENV)/bin/mpi up
 
 test: $(STAMP)
-	$(VENV)/bin/pytest -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -m "not slow and not spark" $(PYTEST_ARGS)
+
+# The Spark path of the linker (PySpark + the machine's JVM; not part of `make test`).
+test-spark: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[spark]"
+	$(VENV)/bin/pytest -m spark $(PYTEST_ARGS)
 
 install: $(STAMP)
 
@@ -25,5 +30,5 @@ $(VENV)/bin/python:
 
 $(STAMP): pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,data,linker]"
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev,data,linker,classifier,ml]"
 	touch $@

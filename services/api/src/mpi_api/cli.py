@@ -5,6 +5,7 @@ Other packages add command groups through the `mpi.commands` entry-point group.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import secrets
@@ -18,6 +19,7 @@ from typing import Annotated
 
 import typer
 
+from mpi_api.embedded import EmbeddedRedis
 from mpi_store.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
 from mpi_store.enums import Scope
 from mpi_store.migrate import upgrade
@@ -43,11 +45,15 @@ def up(
     host: Annotated[str, typer.Option(help="Interface the api listens on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the api")] = 8000,
     linker_port: Annotated[int, typer.Option(help="Port of the linker (loopback)")] = 8010,
+    redis_port: Annotated[
+        int, typer.Option(help="Port of the embedded Redis (loopback; when MPI_REDIS_URL is unset)")
+    ] = 6389,
     state_dir: Annotated[
         Path, typer.Option(help="Embedded servers' data (when MPI_*_URL are unset)")
     ] = DEFAULT_STATE_DIR,
 ) -> None:
-    """Start the MPI: Postgres (embedded unless MPI_DATABASE_URL is set), linker and api."""
+    """Start the MPI: Postgres and Redis (embedded unless MPI_DATABASE_URL / MPI_REDIS_URL are
+    set), linker, api, outbox relay and adjudication worker."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server, url = _database_url(state_dir)
     upgrade(url)
@@ -63,12 +69,32 @@ def up(
     print(f"MPI api on http://{host}:{port} (docs at /docs). Ctrl-C stops everything.")
     linker_url = f"http://127.0.0.1:{linker_port}"
     env["MPI_API_LINKER_URL"] = linker_url
+    broker = None
+    adjudication = _adjudication_installed()
+    if adjudication and not os.environ.get("MPI_REDIS_URL"):
+        from mpi_api.embedded import start_redis
+
+        broker = start_redis(state_dir.resolve() / "redis", redis_port)
+        env["MPI_REDIS_URL"] = broker.url
+    elif not adjudication:
+        print("Gray-zone adjudication is off: install the `classifier` extra for relay and worker.")
     processes = [
         _uvicorn("mpi_linker.app:create_app", "127.0.0.1", linker_port, env),
         _uvicorn("mpi_api.app:create_app", host, port, env),
     ]
-    _supervise(processes)
+    if adjudication:
+        # Through this command's own plugins (`mpi relay`, `mpi worker`): mpi_api never imports
+        # the classifier package.
+        processes += [
+            subprocess.Popen([sys.executable, "-m", "mpi_api.cli", name], env=env)
+            for name in ("relay", "worker")
+        ]
+    _supervise(processes, broker=broker)
     del server  # stops the embedded server, if this command started it
+
+
+def _adjudication_installed() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("mpi_classifier", "celery"))
 
 
 def _uvicorn(factory: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -89,17 +115,21 @@ def _uvicorn(factory: str, host: str, port: int, env: dict[str, str]) -> subproc
     )
 
 
-def _supervise(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Wait until Ctrl-C/SIGTERM or a child exits; then stop every child."""
+def _supervise(
+    processes: list[subprocess.Popen[bytes]], *, broker: EmbeddedRedis | None = None
+) -> None:
+    """Wait until Ctrl-C/SIGTERM or a child (or the embedded broker) exits; then stop every
+    child, the broker last so the worker can hand back its unfinished tasks."""
     stopping = False
 
     def _stop(signum: int, frame: object) -> None:
         nonlocal stopping
         stopping = True
 
+    watched = [*processes, *([broker.process] if broker else [])]
     signal.signal(signal.SIGTERM, _stop)
     try:
-        while not stopping and all(p.poll() is None for p in processes):
+        while not stopping and all(p.poll() is None for p in watched):
             time.sleep(0.2)
     except KeyboardInterrupt:
         pass
@@ -108,9 +138,12 @@ def _supervise(processes: list[subprocess.Popen[bytes]]) -> None:
             process.terminate()
     for process in processes:
         try:
-            process.wait(timeout=15)
+            # The worker's soft shutdown lets a running task finish (up to 30 s).
+            process.wait(timeout=40)
         except subprocess.TimeoutExpired:
             process.kill()
+    if broker is not None:
+        broker.stop()
     failed = [p.args for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
     if failed and not stopping:
         raise typer.Exit(1)

@@ -1,1 +1,1 @@
-"""Gray-zone adjudication worker (arrives with the adjudication issue)."""
+"""Gray-zone adjudication: outbox relay, Celery worker, clinical summaries, classifiers, fusion."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 from doublemetaphone import doublemetaphone
-from nicknames import NickNamer
+
+from mpi_store.names import name_aliases as name_aliases
 
 _NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -39,20 +39,6 @@ def ssn(value: str | None) -> str | None:
     if digits[:3] == "000" or digits[3:5] == "00" or digits[5:] == "0000":
         return None
     return digits
-
-
-@lru_cache(maxsize=1)
-def _nick_namer() -> NickNamer:
-    return NickNamer()
-
-
-@lru_cache(maxsize=50_000)
-def name_aliases(given: str | None) -> tuple[str, ...] | None:
-    """The name plus the canonical names it is a nickname of: "bill" -> (bill, william, ...)."""
-    if given is None:
-        return None
-    first = given.split(" ")[0]
-    return tuple(sorted({given, first, *_nick_namer().canonicals_of(first)}))
 
 
 def phonetic(value: str | None) -> str | None:

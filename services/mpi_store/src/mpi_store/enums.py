@@ -32,3 +32,20 @@ class Scope(StrEnum):
     RECORDS_WRITE = "records:write"
     PATIENTS_READ = "patients:read"
     ADMIN = "admin"
+
+
+class OutboxTopic(StrEnum):
+    ADJUDICATION_REQUESTED = "adjudication.requested"
+
+
+class AdjudicationState(StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class Verdict(StrEnum):
+    MATCH = "match"
+    NO_MATCH = "no_match"
+    # The classifier said match but a guard or a MANUAL link stops the merge: a person decides.
+    REVIEW = "review"

@@ -3,12 +3,14 @@
 MPIError
 ├── NotFound (404)
 │   ├── PatientNotFound
-│   └── RecordNotFound
+│   ├── RecordNotFound
+│   └── AdjudicationNotFound
 ├── Unauthorized (401)
 ├── Forbidden (403)
 ├── Conflict (409)
 ├── PayloadTooLarge (413)
 └── DependencyUnavailable (503)
+    └── ClassifierUnavailable  (the classifier backend failed; adjudication retries)
 
 Messages name fields and ids only, never demographic values.
 """
@@ -36,6 +38,10 @@ class RecordNotFound(NotFound):
     pass
 
 
+class AdjudicationNotFound(NotFound):
+    pass
+
+
 class Unauthorized(MPIError):
     status_code = 401
 
@@ -54,3 +60,7 @@ class PayloadTooLarge(MPIError):
 
 class DependencyUnavailable(MPIError):
     status_code = 503
+
+
+class ClassifierUnavailable(DependencyUnavailable):
+    pass

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mpi_api.linker_client import LinkerClient
-from mpi_linker.guards import pair_guards
 from mpi_store.enums import LinkSource, LinkState, MatchResult
+from mpi_store.guards import pair_guards
 from mpi_store.models import SourceRecord
 from mpi_store.repositories import LinkRepository
 

@@ -14,6 +14,7 @@ from mpi_linker import normalise
 from mpi_linker.features import blocking_keys, features, lock_keys
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.db import advisory_lock_keys
+from mpi_store.enums import OutboxTopic
 from mpi_store.errors import RecordNotFound
 from mpi_store.models import GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import (
@@ -39,7 +40,7 @@ def content_hash(record: RecordCreate) -> str:
     return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
 
 
-ADJUDICATION_TOPIC = "adjudication.requested"
+ADJUDICATION_TOPIC = OutboxTopic.ADJUDICATION_REQUESTED
 
 
 def ingest_record(

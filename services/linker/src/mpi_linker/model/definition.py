@@ -48,6 +48,7 @@ def _family_name() -> ComparisonCreator:
                 "(strpos(family_name_l, family_name_r) > 0"
                 " OR strpos(family_name_r, family_name_l) > 0)",
                 label_for_charts="One name inside the other (compound or hyphenated)",
+                base_dialect_str="duckdb",
             ),
             cll.JaroWinklerLevel("family_name", 0.8),
             cll.ElseLevel(),
@@ -66,6 +67,7 @@ def _birth_date() -> ComparisonCreator:
                 " AND substr(birth_date_l, 6, 2) = substr(birth_date_r, 9, 2)"
                 " AND substr(birth_date_l, 9, 2) = substr(birth_date_r, 6, 2)",
                 label_for_charts="Day and month transposed",
+                base_dialect_str="duckdb",
             ),
             cll.DamerauLevenshteinLevel("birth_date", 1).configure(
                 label_for_charts="One digit typo or swap"
@@ -100,7 +102,9 @@ def _postcode() -> ComparisonCreator:
             cll.NullLevel("postcode"),
             cll.ExactMatchLevel("postcode"),
             cll.CustomLevel(
-                "substr(postcode_l, 1, 3) = substr(postcode_r, 1, 3)", label_for_charts="Same area"
+                "substr(postcode_l, 1, 3) = substr(postcode_r, 1, 3)",
+                label_for_charts="Same area",
+                base_dialect_str="duckdb",
             ),
             cll.ElseLevel(),
         ],

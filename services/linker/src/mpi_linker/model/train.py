@@ -12,9 +12,9 @@ import pyarrow as pa
 from splink import DuckDBAPI, Linker, block_on
 
 from mpi_linker.frames import RECORD_KEY_SEPARATOR
-from mpi_linker.guards import pair_guards
 from mpi_linker.model.artifact import ModelArtifact, Thresholds, version_of
 from mpi_linker.model.definition import EM_SESSIONS, settings
+from mpi_store.guards import pair_guards
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,13 @@
-"""Gray-zone pairs awaiting the classifier."""
+"""Gray-zone pairs awaiting the classifier, and their decisions."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from mpi_store.enums import AdjudicationState
 from mpi_store.models import Adjudication
 
 
@@ -15,10 +16,13 @@ class AdjudicationRepository:
         self.session = session
 
     def add(self, **fields: Any) -> Adjudication:
-        adjudication = Adjudication(state="pending", **fields)
+        adjudication = Adjudication(state=AdjudicationState.PENDING, **fields)
         self.session.add(adjudication)
         self.session.flush()
         return adjudication
+
+    def get(self, adjudication_id: int) -> Adjudication | None:
+        return self.session.get(Adjudication, adjudication_id, populate_existing=True)
 
     def for_record(self, record_id: int) -> list[Adjudication]:
         return list(
@@ -26,5 +30,30 @@ class AdjudicationRepository:
                 select(Adjudication)
                 .where(Adjudication.record_id == record_id)
                 .order_by(Adjudication.id)
+                .execution_options(populate_existing=True)
             )
         )
+
+    def by_state(
+        self, *, state: str | None, after_id: int = 0, limit: int = 100
+    ) -> list[Adjudication]:
+        query = select(Adjudication).where(Adjudication.id > after_id)
+        if state is not None:
+            query = query.where(Adjudication.state == state)
+        return list(self.session.scalars(query.order_by(Adjudication.id).limit(limit)))
+
+    def transition(
+        self, adjudication_id: int, *, from_state: str, to_state: str, **fields: Any
+    ) -> Adjudication | None:
+        """Move one adjudication between states if it is still in `from_state`.
+
+        The conditional UPDATE is the claim: of two workers deciding the same adjudication,
+        the second waits for the first's row lock, then matches no row.
+        """
+        claimed = self.session.scalar(
+            update(Adjudication)
+            .where(Adjudication.id == adjudication_id, Adjudication.state == from_state)
+            .values(state=to_state, updated_at=func.now(), **fields)
+            .returning(Adjudication.id)
+        )
+        return None if claimed is None else self.get(adjudication_id)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mpi_store.enums import GoldenStatus
 from mpi_store.models import GoldenRecord
 
 _MAX_REDIRECT_HOPS = 100
@@ -47,6 +48,13 @@ class GoldenRecordRepository:
                 return current
             current = self.get(current.redirect_to)
         raise RuntimeError(f"redirect chain too long from golden record {golden.id}")
+
+    def redirect(self, absorbed: GoldenRecord, *, survivor: GoldenRecord) -> None:
+        """The absorbed `mpi_id` becomes a permanent redirect to the survivor."""
+        absorbed.status = GoldenStatus.REDIRECTED
+        absorbed.redirect_to = survivor.id
+        absorbed.version += 1
+        self.session.flush()
 
     def set_attributes(self, golden: GoldenRecord, attributes: dict[str, Any]) -> None:
         if golden.attributes != attributes:

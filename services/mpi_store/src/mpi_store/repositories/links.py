@@ -90,3 +90,53 @@ class LinkRepository:
             .order_by(SourceRecord.id)
         )
         return [dict(row._mapping) for row in rows]
+
+    def change(
+        self,
+        link: Link,
+        *,
+        golden_record_id: int,
+        match_result: str,
+        link_source: str,
+        link_state: str,
+        probability: float | None,
+        reason: dict[str, Any],
+    ) -> Link:
+        """Re-decide an existing link (a new decision id, the version bumped) and append the
+        decision to history with the golden record it leaves."""
+        record = self.session.get_one(SourceRecord, link.record_id)
+        previous = link.golden_record_id
+        link.golden_record_id = golden_record_id
+        link.match_result = match_result
+        link.link_source = link_source
+        link.link_state = link_state
+        link.probability = probability
+        link.decision_id = uuid.uuid4()
+        link.version += 1
+        self.session.add(
+            LinkHistory(
+                decision_id=link.decision_id,
+                record_id=record.id,
+                record_version=record.version,
+                golden_record_id=golden_record_id,
+                previous_golden_record_id=previous if previous != golden_record_id else None,
+                match_result=match_result,
+                link_source=link_source,
+                link_state=link_state,
+                probability=probability,
+                match_weight=link.match_weight,
+                model_version=link.model_version,
+                reason=reason,
+            )
+        )
+        self.session.flush()
+        return link
+
+    def history(self, record_id: int) -> list[LinkHistory]:
+        return list(
+            self.session.scalars(
+                select(LinkHistory)
+                .where(LinkHistory.record_id == record_id)
+                .order_by(LinkHistory.id)
+            )
+        )

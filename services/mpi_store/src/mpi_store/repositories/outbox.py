@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from mpi_store.models import Outbox
@@ -19,3 +21,30 @@ class OutboxRepository:
         self.session.add(row)
         self.session.flush()
         return row
+
+    def claim_pending(self, topics: Sequence[str], *, limit: int) -> list[Outbox]:
+        """The oldest undispatched rows, locked until this transaction ends; rows another
+        relay holds are skipped, so several relays never publish the same row at once."""
+        return list(
+            self.session.scalars(
+                select(Outbox)
+                .where(Outbox.dispatched_at.is_(None), Outbox.topic.in_(list(topics)))
+                .order_by(Outbox.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+
+    def mark_dispatched(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.session.execute(
+                update(Outbox).where(Outbox.id.in_(list(ids))).values(dispatched_at=func.now())
+            )
+
+    def pending_count(self) -> int:
+        return int(
+            self.session.scalar(
+                select(func.count()).select_from(Outbox).where(Outbox.dispatched_at.is_(None))
+            )
+            or 0
+        )

@@ -2,7 +2,8 @@
 
 DESIGN §4. Each side is a mapping with normalised `source`, `ssn`, `birth_date`,
 `family_name`, `given_name` and optional `identifiers` (`[{system, value}]`). Used by the api
-for every decision and by training, so thresholds are chosen on the pairs that can auto-link.
+for every decision, by training (thresholds are chosen on the pairs that can auto-link) and by
+the classifier before it merges two golden records.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mpi_linker import normalise
+from mpi_store.names import name_aliases
 
 
 def pair_guards(a: Mapping[str, Any], b: Mapping[str, Any]) -> set[str]:
@@ -35,8 +36,8 @@ def _twins(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     given_a, given_b = a.get("given_name"), b.get("given_name")
     if not (given_a and given_b) or given_a == given_b:
         return False
-    aliases_a = set(normalise.name_aliases(given_a) or ())
-    return not aliases_a & set(normalise.name_aliases(given_b) or ())
+    aliases_a = set(name_aliases(given_a) or ())
+    return not aliases_a & set(name_aliases(given_b) or ())
 
 
 def _conflicting_identifiers(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

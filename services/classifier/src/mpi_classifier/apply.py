@@ -1,0 +1,207 @@
+"""Apply a classifier verdict: record it on the adjudication, merge golden records or finalise
+a no-match (DESIGN §1.5, §4).
+
+A match merges the record's golden record and the candidate's: the absorbed `mpi_id` becomes a
+permanent redirect, every link it held moves to the survivor (one history row each), and the
+survivor's golden record is recomputed. Guards still apply: golden records holding conflicting
+SSNs or identifiers are not merged (verdict `review`, the record stays provisional for a
+person). MANUAL links are never changed by automation.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mpi_store.db import advisory_lock_keys
+from mpi_store.enums import (
+    AdjudicationState,
+    LinkSource,
+    LinkState,
+    MatchResult,
+    Verdict,
+)
+from mpi_store.guards import pair_guards
+from mpi_store.models import Adjudication, GoldenRecord, Link, SourceRecord
+from mpi_store.repositories import AdjudicationRepository, GoldenRecordRepository, LinkRepository
+from mpi_store.survivorship import survive
+
+log = logging.getLogger(__name__)
+
+# Guards that forbid joining two golden records (the others route pairs to review, which is
+# what the classifier is doing).
+MERGE_GUARDS = frozenset({"conflicting_ssn", "conflicting_identifier"})
+# Every apply takes this lock: merges touch links and golden records of several patients, and
+# serialising them (they are rare and take milliseconds) rules out lost updates and deadlocks.
+APPLY_LOCK = "mpi:adjudication.apply"
+
+
+@dataclass(frozen=True)
+class Scores:
+    classifier_probability: float
+    fused_probability: float
+    accept: bool
+    backend: str
+    model_id: str
+
+
+def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict | None:
+    """Record and apply the verdict; None when the adjudication is no longer pending (another
+    delivery of the same task decided it)."""
+    advisory_lock_keys(session, [APPLY_LOCK])
+    adjudications = AdjudicationRepository(session)
+    adjudication = adjudications.transition(
+        adjudication_id,
+        from_state=AdjudicationState.PENDING,
+        to_state=AdjudicationState.DONE,
+        classifier_probability=scores.classifier_probability,
+        fused_probability=scores.fused_probability,
+        classifier_backend=scores.backend,
+        classifier_model=scores.model_id,
+    )
+    if adjudication is None:
+        return None
+    verdict = _merge(session, adjudication, scores) if scores.accept else Verdict.NO_MATCH
+    adjudication.verdict = verdict
+    session.flush()
+    if verdict is Verdict.NO_MATCH:
+        finalise_no_match(session, record_id=adjudication.record_id)
+    log.info(
+        "adjudication %s: %s (classifier %.4f, fused %.4f, %s)",
+        adjudication.id,
+        verdict,
+        scores.classifier_probability,
+        scores.fused_probability,
+        scores.model_id,
+    )
+    return verdict
+
+
+def _reason(adjudication: Adjudication, scores: Scores, **extra: Any) -> dict[str, Any]:
+    """Ids and scores only."""
+    return {
+        "rule": "classifier",
+        "adjudication_id": adjudication.id,
+        "candidate_record_id": adjudication.candidate_record_id,
+        "splink_probability": adjudication.probability,
+        "classifier_probability": round(scores.classifier_probability, 6),
+        "fused_probability": round(scores.fused_probability, 6),
+        "backend": scores.backend,
+        "classifier_model": scores.model_id,
+        **extra,
+    }
+
+
+def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verdict:
+    links = LinkRepository(session)
+    goldens = GoldenRecordRepository(session)
+    record_link = links.get_for_record(adjudication.record_id)
+    candidate_link = links.get_for_record(adjudication.candidate_record_id)
+    if record_link is None or candidate_link is None:
+        raise RuntimeError(f"adjudication {adjudication.id} names a record without a link")
+    mine = goldens.survivor(goldens.get(record_link.golden_record_id))
+    theirs = goldens.survivor(goldens.get(candidate_link.golden_record_id))
+    merged: dict[str, str] = {}
+    if mine.id != theirs.id:
+        members_mine = links.records_of_golden(mine.id)
+        members_theirs = links.records_of_golden(theirs.id)
+        conflicts = sorted(_conflicts(members_mine, members_theirs))
+        manual_mine = any(link.link_source == LinkSource.MANUAL for _, link in members_mine)
+        manual_theirs = any(link.link_source == LinkSource.MANUAL for _, link in members_theirs)
+        if conflicts or (manual_mine and manual_theirs):
+            log.info(
+                "adjudication %s: merge of golden records %s and %s left for review (%s)",
+                adjudication.id,
+                mine.id,
+                theirs.id,
+                ", ".join(conflicts) or "manual links on both",
+            )
+            return Verdict.REVIEW
+        # The candidate's (established) patient survives unless a person linked records to
+        # the other one: merging it away would move their decision.
+        survivor, absorbed = (mine, theirs) if manual_mine else (theirs, mine)
+        members_absorbed = members_mine if absorbed is mine else members_theirs
+        merged = {"survivor": survivor.mpi_id, "absorbed": absorbed.mpi_id}
+        reason = _reason(adjudication, scores, rule="classifier_merge", merged=merged)
+        for _, link in members_absorbed:
+            if link.id != record_link.id:
+                links.change(
+                    link,
+                    golden_record_id=survivor.id,
+                    match_result=link.match_result,
+                    link_source=link.link_source,
+                    link_state=link.link_state,
+                    probability=link.probability,
+                    reason=reason,
+                )
+        goldens.redirect(absorbed, survivor=survivor)
+    else:
+        survivor = mine
+    if record_link.link_source != LinkSource.MANUAL:
+        links.change(
+            record_link,
+            golden_record_id=survivor.id,
+            match_result=MatchResult.MATCH,
+            link_source=LinkSource.LLM,
+            link_state=LinkState.FINAL,
+            probability=scores.fused_probability,
+            reason=_reason(adjudication, scores, merged=merged or None),
+        )
+    _refresh(session, survivor)
+    return Verdict.MATCH
+
+
+def _conflicts(
+    first: list[tuple[SourceRecord, Link]], second: list[tuple[SourceRecord, Link]]
+) -> set[str]:
+    found: set[str] = set()
+    for a, _ in first:
+        for b, _ in second:
+            found |= pair_guards(_guard_view(a), _guard_view(b)) & MERGE_GUARDS
+    return found
+
+
+def _guard_view(record: SourceRecord) -> dict[str, Any]:
+    return {
+        "ssn": record.norm_ssn,
+        "birth_date": record.birth_date,
+        "family_name": record.norm_family_name,
+        "given_name": record.norm_given_name,
+        "identifiers": record.identifiers,
+    }
+
+
+def _refresh(session: Session, golden: GoldenRecord) -> None:
+    members = [record for record, _ in LinkRepository(session).records_of_golden(golden.id)]
+    GoldenRecordRepository(session).set_attributes(golden, survive(members))
+
+
+def finalise_no_match(session: Session, *, record_id: int) -> bool:
+    """Once every adjudication of a record is decided and none matched, its provisional link
+    becomes a final NO_MATCH. Returns whether the link changed."""
+    adjudications = AdjudicationRepository(session).for_record(record_id)
+    if any(
+        a.state != AdjudicationState.DONE or a.verdict != Verdict.NO_MATCH for a in adjudications
+    ):
+        return False
+    links = LinkRepository(session)
+    link = links.get_for_record(record_id)
+    if link is None or link.link_source == LinkSource.MANUAL or link.link_state == LinkState.FINAL:
+        return False
+    links.change(
+        link,
+        golden_record_id=link.golden_record_id,
+        match_result=MatchResult.NO_MATCH,
+        link_source=LinkSource.LLM,
+        link_state=LinkState.FINAL,
+        probability=max((a.fused_probability or 0.0) for a in adjudications),
+        reason={
+            "rule": "classifier_no_match",
+            "adjudication_ids": [a.id for a in adjudications],
+            "fused_probabilities": [round(a.fused_probability or 0.0, 6) for a in adjudications],
+        },
+    )
+    return True
