@@ -1,4 +1,5 @@
-"""Real Postgres for every test: `MPI_TEST_DATABASE_URL` if set, else an embedded server.
+"""Real Postgres and Redis for every test: `MPI_TEST_DATABASE_URL` / `MPI_TEST_REDIS_URL` if
+set, else embedded servers.
 
 Each xdist worker gets its own database, migrated once with Alembic; tests run inside a
 transaction that is rolled back (`join_transaction_mode="create_savepoint"`).
@@ -7,20 +8,29 @@ transaction that is rolled back (`join_transaction_mode="create_savepoint"`).
 from __future__ import annotations
 
 import os
+import socket
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from mpi_store.datasets import iter_payloads
 from mpi_store.db import make_engine, normalise_url
 from mpi_store.migrate import upgrade
 from mpi_store.models import Base
 
 _EMBEDDED_DIR = Path(tempfile.gettempdir()) / "mpi-test-pgdata"
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "fixture"
+# Two records of one patient whose histories agree (overlap p > 0.99), and two people's
+# records whose histories share nothing (p < 1e-5): chosen from data/fixture's truth.
+SAME_PATIENT = (("facility-02", "MRN56705406"), ("facility-04", "MRN29245148"))
+DIFFERENT_PEOPLE = (("facility-05", "MRN76265268"), ("facility-04", "MRN49948190"))
 
 
 @pytest.fixture(scope="session")
@@ -45,19 +55,33 @@ def _create_database(server_url: str, name: str) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
+def _drop_database(server_url: str, name: str) -> None:
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _run_name(prefix: str) -> str:
+    # Unique per test process, so concurrent runs on one server never share a database.
+    return f"{prefix}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+
+
 @pytest.fixture(scope="session")
-def database_url(server_url: str) -> str:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    url = _create_database(server_url, f"mpi_test_{worker}")
+def database_url(server_url: str) -> Iterator[str]:
+    name = _run_name("mpi_test")
+    url = _create_database(server_url, name)
     upgrade(url)
-    return url
+    yield url
+    _drop_database(server_url, name)
 
 
 @pytest.fixture(scope="session")
-def empty_database_url(server_url: str) -> str:
+def empty_database_url(server_url: str) -> Iterator[str]:
     """A database with no migrations applied."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    return _create_database(server_url, f"mpi_empty_{worker}")
+    name = _run_name("mpi_empty")
+    yield _create_database(server_url, name)
+    _drop_database(server_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +119,63 @@ def committed_engine(engine: Engine) -> Iterator[Engine]:
     with engine.begin() as connection:
         tables = ", ".join(Base.metadata.tables)
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url = os.environ.get("MPI_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    from mpi_api.embedded import start_redis
+
+    with tempfile.TemporaryDirectory(prefix="mpi-test-redis-") as folder:
+        server = start_redis(Path(folder), _free_port())
+        yield server.url
+        server.stop()
+
+
+@pytest.fixture
+def queue(redis_url: str) -> Iterator[str]:
+    """A queue of this test's own; its keys are deleted afterwards."""
+    name = f"test-adjudication-{uuid.uuid4().hex[:12]}"
+    yield name
+    import redis  # the `classifier` extra
+
+    client = redis.Redis.from_url(redis_url)
+    keys = [k for pattern in (f"{name}*", f"*{name}*") for k in client.scan_iter(pattern)]
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def fixture_payloads() -> dict[tuple[str, str], dict[str, Any]]:
+    _, payloads = iter_payloads(FIXTURE)
+    return {(p["source"], p["source_record_id"]): p for p in payloads}
+
+
+@pytest.fixture
+def same_patient() -> tuple[tuple[str, str], tuple[str, str]]:
+    return SAME_PATIENT
+
+
+@pytest.fixture
+def different_people() -> tuple[tuple[str, str], tuple[str, str]]:
+    return DIFFERENT_PEOPLE
+
+
+@pytest.fixture
+def clinical(fixture_payloads) -> Callable[[tuple[str, str]], dict[str, Any]]:
+    """The `clinical` object of a fixture record."""
+
+    def get(key: tuple[str, str]) -> dict[str, Any]:
+        return fixture_payloads[key]["clinical"]
+
+    return get

@@ -102,7 +102,7 @@ def test_conflicting_ssn_guard():
 
 
 def test_twin_guard_same_birth_date_and_family_different_given():
-    record = _record(100, source="FAC9", norm_given_name="mario")
+    record = _record(100, source="FAC9", norm_given_name="lucia")
 
     decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [_record(1)]})
 
@@ -135,3 +135,26 @@ def test_two_patients_above_auto_go_to_review():
     assert decision.match_result == "POSSIBLE_MATCH"
     assert decision.reason["guards"] == ["several_patients_above_auto"]
     assert len(decision.gray_pairs) == 2
+
+
+def test_a_typo_in_the_given_name_is_not_a_twin():
+    record = _record(100, source="FAC9", norm_given_name="marla")
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [_record(1)]})
+
+    assert decision.match_result == "MATCH"
+
+
+def test_household_member_guard():
+    record = _record(
+        100,
+        source="FAC9",
+        norm_given_name="lucia",
+        birth_date=dt.date(1990, 1, 1),
+        phone="413-555-0101",
+    )
+    member = _record(1, phone="(413) 555 0101")
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
+
+    assert decision.reason["guards"] == ["possible_household_member"]

@@ -1,7 +1,8 @@
 """Guards: pairs that must be reviewed even when their score clears the auto threshold.
 
 DESIGN §4. Each side is a mapping with normalised `source`, `ssn`, `birth_date`,
-`family_name`, `given_name` and optional `identifiers` (`[{system, value}]`). Used by the api
+`family_name`, `given_name`, and optional `phone`, `address` and `identifiers`
+(`[{system, value}]`). Used by the api
 for every decision, by training (thresholds are chosen on the pairs that can auto-link) and by
 the classifier before it merges two golden records.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from jellyfish import jaro_winkler_similarity
 
 from mpi_store.names import name_aliases
 
@@ -22,22 +25,44 @@ def pair_guards(a: Mapping[str, Any], b: Mapping[str, Any]) -> set[str]:
         guards.add("conflicting_ssn")
     if _twins(a, b):
         guards.add("possible_twin")
+    elif _household(a, b):
+        guards.add("possible_household_member")
     if _conflicting_identifiers(a, b):
         guards.add("conflicting_identifier")
     return guards
 
 
+# Given names this similar are one name with a typo, not two siblings' names.
+_SAME_NAME_SIMILARITY = 0.9
+
+
 def _twins(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Same birth date and family name, given names that are not the same name."""
+    """Same birth date, a family name in common (compound and hyphenated names included), and
+    given names that are not the same name (nor a nickname or a typo of it)."""
     if not (a.get("birth_date") and a.get("birth_date") == b.get("birth_date")):
         return False
-    if not (a.get("family_name") and a.get("family_name") == b.get("family_name")):
+    family_a, family_b = a.get("family_name"), b.get("family_name")
+    if not (family_a and family_b) or not set(family_a.split(" ")) & set(family_b.split(" ")):
         return False
+    return _different_given_names(a, b)
+
+
+def _different_given_names(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Both given names present and not one name (equal, a nickname of it, or a typo of it)."""
     given_a, given_b = a.get("given_name"), b.get("given_name")
     if not (given_a and given_b) or given_a == given_b:
         return False
+    if jaro_winkler_similarity(given_a, given_b) >= _SAME_NAME_SIMILARITY:
+        return False
     aliases_a = set(name_aliases(given_a) or ())
     return not aliases_a & set(name_aliases(given_b) or ())
+
+
+def _household(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Same phone or street address (normalised `phone`, `address`), given names that are not
+    the same name: family members, the classic false merge of an MPI."""
+    shared = any(a.get(field) and a.get(field) == b.get(field) for field in ("phone", "address"))
+    return shared and _different_given_names(a, b)
 
 
 def _conflicting_identifiers(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:

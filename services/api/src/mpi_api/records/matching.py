@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mpi_api.linker_client import LinkerClient
+from mpi_linker import normalise
 from mpi_store.enums import LinkSource, LinkState, MatchResult
 from mpi_store.guards import pair_guards
 from mpi_store.models import SourceRecord
@@ -158,5 +159,7 @@ def _guard_view(record: SourceRecord) -> dict[str, Any]:
         "birth_date": record.birth_date,
         "family_name": record.norm_family_name,
         "given_name": record.norm_given_name,
+        "phone": normalise.phone(record.phone),
+        "address": normalise.street(record.address_line1),
         "identifiers": record.identifiers,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -110,13 +111,14 @@ def choose_thresholds(
         key=lambda item: -item[0],
     )
     positives = sum(is_match for _, is_match, _ in scored)
-    auto, true_seen, seen = 1.0, 0, 0
-    for probability, is_match, guarded in scored:
-        if guarded:
-            continue
-        seen += 1
+    eligible = [(p, is_match) for p, is_match, guarded in scored if not guarded]
+    # Above every probability: if no score range is precise enough, nothing auto-links.
+    auto, true_seen = math.nextafter(1.0, math.inf), 0
+    for seen, (probability, is_match) in enumerate(eligible, start=1):
         true_seen += is_match
-        if true_seen / seen >= AUTO_PRECISION:
+        # Only between distinct scores: a threshold cannot split pairs that tie.
+        tie_follows = seen < len(eligible) and eligible[seen][0] == probability
+        if not tie_follows and true_seen / seen >= AUTO_PRECISION:
             auto = probability
     allowed_misses = int(MAX_MISSED_BELOW_REJECT * positives)
     reject, missed = 0.0, 0
