@@ -5,35 +5,54 @@ against the records before it (the ones a replay through `POST /records` would f
 same tiers, guards, adjudication rows and outbox. Scores use the term-frequency table in
 Postgres as it stands when the load starts (neutral for unseen values), as the online linker
 does, so a bulk load and a replay in the same order give the same clusters (up to the online
-linker's candidate cap). For tens of millions of records the same model runs on Spark
-(README, "Scaling").
+linker's candidate cap). Writes are batched; decisions are made in memory between the insert
+of the records and the insert of their links. For tens of millions of records the same model
+runs on Spark (README, "Scaling").
 """
 
 from __future__ import annotations
 
-import logging
+import itertools
+import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from splink import DuckDBAPI, Linker
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from mpi_api.records import service
-from mpi_api.records.matching import decide
+from mpi_api.records.matching import Decision, decide
 from mpi_linker.features import TF_COLUMNS, blocking_keys, features
 from mpi_linker.frames import SCHEMA
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.scoring import Scorer
-from mpi_store.contracts import RecordCreate
+from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.errors import Conflict
-from mpi_store.models import SourceRecord
-from mpi_store.repositories import LinkerIndexRepository, SourceRecordRepository
+from mpi_store.models import (
+    Adjudication,
+    ClinicalEvent,
+    GoldenRecord,
+    Link,
+    LinkHistory,
+    Outbox,
+    SourceRecord,
+)
+from mpi_store.repositories import LinkerIndexRepository
+from mpi_store.repositories.golden_records import new_mpi_id
+from mpi_store.survivorship import survive
 
-log = logging.getLogger(__name__)
+BATCH = 1000
+T = TypeVar("T")
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
 
 
 @dataclass(frozen=True)
@@ -50,52 +69,85 @@ def bulk_load(
     """Load into an empty MPI (a first load or a migration); refuses a populated one."""
     if session.scalar(select(func.count()).select_from(SourceRecord)):
         raise Conflict("bulk load needs an empty MPI; send further records to POST /records")
-    records = SourceRecordRepository(session)
+    stored, rows = _insert_records(session, payloads)
+    scorer = Scorer(artifact)
+    pairs = _predict(rows, artifact, _tf_lookups(LinkerIndexRepository(session), scorer, rows))
+    decisions, goldens = _decide_in_order(stored, pairs, scorer, artifact)
+    _write_links(session, stored, decisions, goldens)
+    results: dict[str, int] = defaultdict(int)
+    for decision, _ in decisions:
+        results[str(decision.match_result)] += 1
+    return BulkReport(
+        records=len(stored),
+        golden_records=len(goldens),
+        match_results=dict(results),
+        candidate_pairs=len(pairs),
+    )
+
+
+def _insert_records(
+    session: Session, payloads: Iterable[Mapping[str, Any]]
+) -> tuple[list[SourceRecord], list[dict[str, Any]]]:
+    """Validate and store the records, their events and linker index, a batch at a time."""
     index = LinkerIndexRepository(session)
     stored: list[SourceRecord] = []
     rows: list[dict[str, Any]] = []
-    for payload in payloads:
-        contract = RecordCreate.model_validate(payload)
-        row = service.record_row(contract)
-        records.add(row)
-        records.replace_events(row.id, service.event_rows(contract))
-        linker_features = features(contract.model_dump())
-        keys = blocking_keys(linker_features)
-        index.put(row.id, features=linker_features, keys=keys)
-        stored.append(row)
-        rows.append({**linker_features, "unique_id": str(row.id), "blocking_keys": keys})
-    scorer = Scorer(artifact)
-    pairs = _predict(rows, artifact, _tf_lookups(index, scorer, rows))
+    for chunk in _batches(payloads, BATCH):
+        contracts = [RecordCreate.model_validate(payload) for payload in chunk]
+        records = [service.record_row(contract) for contract in contracts]
+        session.add_all(records)
+        session.flush()
+        events = [
+            {"record_id": record.id, **event}
+            for record, contract in zip(records, contracts, strict=True)
+            for event in service.event_rows(contract)
+        ]
+        if events:
+            session.execute(insert(ClinicalEvent), events)
+        for record, contract in zip(records, contracts, strict=True):
+            linker_features = features(contract.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
+            keys = blocking_keys(linker_features)
+            rows.append({**linker_features, "unique_id": str(record.id), "blocking_keys": keys})
+        index.put_many(
+            [
+                (int(row["unique_id"]), _features_only(row), row["blocking_keys"])
+                for row in rows[-len(records) :]
+            ]
+        )
+        stored.extend(records)
+    return stored, rows
+
+
+def _features_only(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k not in ("unique_id", "blocking_keys")}
+
+
+def _decide_in_order(
+    stored: list[SourceRecord],
+    pairs: list[dict[str, Any]],
+    scorer: Scorer,
+    artifact: ModelArtifact,
+) -> tuple[list[tuple[Decision, int]], list[GoldenRecord]]:
+    """Each record's decision and the index of its golden record in the returned list.
+
+    Golden records are identified by their position in the list until they are stored, so
+    decisions refer to positions (`golden_record_id` and gray pairs' candidate golden).
+    """
     earlier: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for pair in pairs:
         left, right = int(pair["unique_id_l"]), int(pair["unique_id_r"])
         later, first = (left, right) if left > right else (right, left)
         earlier[later].append({**pair, "unique_id_r": str(first)})
+    goldens: list[GoldenRecord] = []
     golden_of: dict[int, int] = {}
-    mpi_id_of: dict[int, str] = {}
     members: dict[int, list[SourceRecord]] = defaultdict(list)
-    results: dict[str, int] = defaultdict(int)
-    thresholds = artifact.thresholds
+    decisions: list[tuple[Decision, int]] = []
     for record in stored:
-        candidates: list[dict[str, Any]] = []
-        for pair in earlier[record.id]:
-            score = scorer.explain(pair)
-            candidate_id = int(score.candidate_id)
-            candidates.append(
-                {
-                    "record_id": candidate_id,
-                    "golden_record_id": golden_of[candidate_id],
-                    "mpi_id": mpi_id_of[golden_of[candidate_id]],
-                    "match_probability": score.match_probability,
-                    "match_weight": score.match_weight,
-                    "tier": thresholds.tier(score.match_probability),
-                    "comparisons": {
-                        name: {"label": c.label, "match_weight": c.match_weight}
-                        for name, c in score.comparisons.items()
-                    },
-                }
-            )
-        candidates.sort(key=lambda c: c["match_probability"], reverse=True)
+        candidates = sorted(
+            (_candidate(scorer, artifact, pair, golden_of, goldens) for pair in earlier[record.id]),
+            key=lambda c: c["match_probability"],
+            reverse=True,
+        )
         scored = {
             "model_version": artifact.version,
             "candidates_found": len(candidates),
@@ -103,19 +155,105 @@ def bulk_load(
             "candidates": candidates,
         }
         decision = decide(record, scored, members)
-        golden = service.link_new_record(session, record=record, decision=decision)
-        golden_of[record.id] = golden.id
-        mpi_id_of[golden.id] = golden.mpi_id
-        members[golden.id].append(record)
-        results[str(decision.match_result)] += 1
-    for golden_id in members:
-        service.refresh_golden_by_id(session, golden_id=golden_id)
-    return BulkReport(
-        records=len(stored),
-        golden_records=len(members),
-        match_results=dict(results),
-        candidate_pairs=len(pairs),
-    )
+        if decision.golden_record_id is None:
+            goldens.append(GoldenRecord(mpi_id=new_mpi_id(), status="active", version=1))
+            position = len(goldens) - 1
+        else:
+            position = decision.golden_record_id
+        golden_of[record.id] = position
+        members[position].append(record)
+        decisions.append((decision, position))
+    for position, golden in enumerate(goldens):
+        golden.attributes = survive(members[position])
+    return decisions, goldens
+
+
+def _candidate(
+    scorer: Scorer,
+    artifact: ModelArtifact,
+    pair: Mapping[str, Any],
+    golden_of: Mapping[int, int],
+    goldens: list[GoldenRecord],
+) -> dict[str, Any]:
+    score = scorer.explain(pair)
+    position = golden_of[int(score.candidate_id)]
+    return {
+        "record_id": int(score.candidate_id),
+        "golden_record_id": position,
+        "mpi_id": goldens[position].mpi_id,
+        "match_probability": score.match_probability,
+        "match_weight": score.match_weight,
+        "tier": artifact.thresholds.tier(score.match_probability),
+        "comparisons": {
+            name: {"label": c.label, "match_weight": c.match_weight}
+            for name, c in score.comparisons.items()
+        },
+    }
+
+
+def _write_links(
+    session: Session,
+    stored: list[SourceRecord],
+    decisions: list[tuple[Decision, int]],
+    goldens: list[GoldenRecord],
+) -> None:
+    session.add_all(goldens)
+    session.flush()
+    golden_id = [golden.id for golden in goldens]
+    links: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    adjudications: list[dict[str, Any]] = []
+    for record, (decision, position) in zip(stored, decisions, strict=True):
+        common = {
+            "record_id": record.id,
+            "golden_record_id": golden_id[position],
+            "match_result": decision.match_result,
+            "link_source": decision.link_source,
+            "link_state": decision.link_state,
+            "probability": decision.probability,
+            "match_weight": decision.match_weight,
+            "model_version": decision.model_version,
+            "decision_id": uuid.uuid4(),
+        }
+        links.append({**common, "version": 1})
+        history.append({**common, "record_version": record.version, "reason": decision.reason})
+        adjudications.extend(
+            {
+                "record_id": record.id,
+                "candidate_record_id": pair.candidate_record_id,
+                "candidate_golden_record_id": golden_id[pair.candidate_golden_record_id],
+                "probability": pair.probability,
+                "match_weight": pair.match_weight,
+                "comparison_weights": pair.comparison_weights,
+                "model_version": decision.model_version,
+                "state": "pending",
+            }
+            for pair in decision.gray_pairs
+        )
+    for model, values in ((Link, links), (LinkHistory, history)):
+        for chunk in _batches(values, BATCH):
+            session.execute(insert(model), chunk)
+    ids_by_record: dict[int, list[int]] = defaultdict(list)
+    for chunk in _batches(adjudications, BATCH):
+        created = session.execute(
+            insert(Adjudication).returning(
+                Adjudication.id, Adjudication.record_id, sort_by_parameter_order=True
+            ),
+            chunk,
+        )
+        for adjudication_id, record_id in created:
+            ids_by_record[record_id].append(adjudication_id)
+    if ids_by_record:
+        session.execute(
+            insert(Outbox),
+            [
+                {
+                    "topic": service.ADJUDICATION_TOPIC,
+                    "payload": {"record_id": record_id, "adjudication_ids": ids},
+                }
+                for record_id, ids in ids_by_record.items()
+            ],
+        )
 
 
 def _tf_lookups(

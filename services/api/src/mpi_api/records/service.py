@@ -53,7 +53,7 @@ def ingest_record(
     """
     records = SourceRecordRepository(session)
     draft = record_row(record)
-    linker_features = features(record.model_dump())
+    linker_features = features(record.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
     keys = blocking_keys(linker_features)
     advisory_lock_keys(
         session, [f"rec:{record.source}:{record.source_record_id}", *lock_keys(keys)]
