@@ -162,8 +162,12 @@ def main(
     ),
     paths: Annotated[str, typer.Option(help="bulk, online or both")] = "bulk,online",
     dev: Annotated[
-        Path, typer.Option(help="Dev set for the Splink-alone threshold sweep (never --data)")
-    ] = Path("/tmp/mpi_dev/dev300"),
+        Path,
+        typer.Option(
+            help="Dev set for the Splink-alone threshold sweep (never --data), e.g. the linker's"
+            " training population (README, Linker)"
+        ),
+    ],
     server_url: Annotated[
         str, typer.Option(envvar="MPI_BENCH_SERVER_URL", help="Postgres server (admin URL)")
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
