@@ -157,10 +157,6 @@ def _tier_shares(data: Path) -> dict[str, Any]:
 
 
 def main(
-    data: Annotated[Path, typer.Option(help="Dataset folder with truth.parquet")] = Path(
-        "data/eval"
-    ),
-    paths: Annotated[str, typer.Option(help="bulk, online or both")] = "bulk,online",
     dev: Annotated[
         Path,
         typer.Option(
@@ -168,6 +164,10 @@ def main(
             " training population (README, Linker)"
         ),
     ],
+    data: Annotated[Path, typer.Option(help="Dataset folder with truth.parquet")] = Path(
+        "data/eval"
+    ),
+    paths: Annotated[str, typer.Option(help="bulk, online or both")] = "bulk,online",
     server_url: Annotated[
         str, typer.Option(envvar="MPI_BENCH_SERVER_URL", help="Postgres server (admin URL)")
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
