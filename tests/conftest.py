@@ -179,3 +179,27 @@ def clinical(fixture_payloads) -> Callable[[tuple[str, str]], dict[str, Any]]:
         return fixture_payloads[key]["clinical"]
 
     return get
+
+
+@pytest.fixture
+def drain_queue(redis_url: str, queue: str) -> Callable[..., list[tuple[str, list[Any]]]]:
+    """Take every message waiting in the test's queue: (task name, args)."""
+
+    def drain(url: str = redis_url, name: str = queue) -> list[tuple[str, list[Any]]]:
+        from kombu import Connection, Queue
+
+        found = []
+        with Connection(url) as connection:
+            simple = connection.SimpleQueue(Queue(name, routing_key=name))
+            while True:
+                try:
+                    message = simple.get(timeout=0.5)
+                except simple.Empty:
+                    break
+                args, _kwargs, _embed = message.decode()
+                found.append((message.headers["task"], args))
+                message.ack()
+            simple.close()
+        return found
+
+    return drain

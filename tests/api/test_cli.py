@@ -57,6 +57,8 @@ def test_up_serves_the_api_and_stops_on_ctrl_c(database_url, committed_engine, t
             "up",
             "--port",
             str(port),
+            "--redis-port",
+            str(_free_port()),
             "--state-dir",
             str(tmp_path),
         ],

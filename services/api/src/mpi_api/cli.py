@@ -128,11 +128,11 @@ def _supervise(
 
     watched = [*processes, *([broker.process] if broker else [])]
     signal.signal(signal.SIGTERM, _stop)
-    try:
-        while not stopping and all(p.poll() is None for p in watched):
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
+    # Explicitly: a shell that starts `mpi up` in the background makes it ignore SIGINT, and
+    # Ctrl-C (or a test's SIGINT) must still stop everything.
+    signal.signal(signal.SIGINT, _stop)
+    while not stopping and all(p.poll() is None for p in watched):
+        time.sleep(0.2)
     for process in processes:
         if process.poll() is None:
             process.terminate()

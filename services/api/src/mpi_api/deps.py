@@ -64,3 +64,4 @@ def scoped(scope: Scope) -> object:
 
 WriterDep = Annotated[Principal, scoped(Scope.RECORDS_WRITE)]
 ReaderDep = Annotated[Principal, scoped(Scope.PATIENTS_READ)]
+AdminDep = Annotated[Principal, scoped(Scope.ADMIN)]

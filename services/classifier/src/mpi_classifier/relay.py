@@ -16,7 +16,7 @@ from collections.abc import Callable
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
-from mpi_classifier.settings import Settings
+from mpi_classifier.settings import BrokerSettings, Settings
 from mpi_classifier.worker import TASK_NAME, configure
 from mpi_store.db import unit_of_work
 from mpi_store.enums import OutboxTopic
@@ -30,7 +30,7 @@ Publish = Callable[[int], None]
 class CeleryPublisher:
     """Sends `adjudicate` messages without importing the task (the relay needs no model)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: BrokerSettings) -> None:
         self.queue = settings.queue
         self.app = configure(Celery("mpi_relay", set_as_current=False), settings)
 

@@ -38,6 +38,7 @@ KEY_OBSERVATIONS: tuple[tuple[str, str, str], ...] = (
     ("Total Cholesterol", "2093-3", "cholesterol [mass/volume]"),
 )
 LATEST_VALUES = 2
+CONDITIONS_PER_LINE = 4
 
 _SEMANTIC_TAG = re.compile(r"\s*\([a-z /]+\)$")
 
@@ -76,7 +77,13 @@ def _conditions(events: list[Event]) -> tuple[str, ...]:
     for event in events:
         year = str(event.start.year) if event.start else "unknown"
         by_year[year].add(clean(event.display) + (" *" if event.end is None else ""))
-    return tuple(f"  {year}: {'; '.join(sorted(items))}" for year, items in sorted(by_year.items()))
+    lines = []
+    for year, items in sorted(by_year.items()):
+        ordered = sorted(items)
+        # A busy year continues on further lines: budgets drop whole lines, never half of one.
+        for start in range(0, len(ordered), CONDITIONS_PER_LINE):
+            lines.append(f"  {year}: {'; '.join(ordered[start : start + CONDITIONS_PER_LINE])}")
+    return tuple(lines)
 
 
 def _medications(events: list[Event]) -> tuple[str, ...]:
@@ -136,7 +143,7 @@ def _procedures(events: list[Event]) -> tuple[str, ...]:
 @dataclass(frozen=True)
 class PairText:
     """`first`/`second` for a pair encoder; `prompt` (instruction, A, B, question) for a
-    decoder that reads one text."""
+    decoder that reads one text (empty when the summarizer builds no prompt)."""
 
     first: str
     second: str
@@ -175,68 +182,118 @@ class Summarizer:
     and says how many.
     """
 
-    def __init__(self, count_tokens: TokenCounter, *, max_tokens: int, reserved: int = 1) -> None:
+    def __init__(
+        self,
+        count_tokens: TokenCounter,
+        *,
+        max_tokens: int,
+        reserved: int = 1,
+        with_prompt: bool = True,
+    ) -> None:
         self.count_tokens = count_tokens
         self.max_tokens = max_tokens
         self.reserved = reserved
+        # A pair encoder reads the two summaries as its two segments: no instruction, no
+        # question, and their tokens go to the records instead.
+        self.with_prompt = with_prompt
 
     def summary(self, history: History, budget: int) -> str:
-        parts = sections(history)
-        if not parts:
-            return EMPTY
-        counts = [self._counts(section) for section in parts]
-        needs = [sum(c) for c in counts]
-        if sum(needs) <= budget:
-            return "\n".join(self._lines(section, len(section.lines)) for section in parts)
-        rendered = []
-        for section, count, allowed in zip(
-            parts, counts, allocate(needs, budget, [p.weight for p in parts]), strict=True
-        ):
-            kept = self._fit(section, count, allowed)
-            if kept is not None:
-                rendered.append(self._lines(section, kept))
-        return "\n".join(rendered) or EMPTY
+        return self._render(self._measure(history), budget)
 
     def pair(self, first: History, second: History) -> PairText:
         """Both summaries within budget, and the decoder prompt that holds them."""
-        fixed = self._total(_prompt("", ""))
+        fixed = self._total(_prompt("", "")) if self.with_prompt else 0
         budget = self.max_tokens - self.reserved - fixed
-        needs = [self._total(self.summary(h, 10**9)) for h in (first, second)]
+        measured = [self._measure(h) for h in (first, second)]
+        full = [self._render(m, None) for m in measured]
+        needs = self.count_tokens(full)
         # Per-line counts can differ from the count of the joined text by a few tokens; shrink
         # until the whole prompt fits, so the tokenizer never has to truncate the question.
         for _ in range(8):
             budget_a, budget_b = allocate(needs, budget)
-            text_a, text_b = self.summary(first, budget_a), self.summary(second, budget_b)
-            prompt = _prompt(text_a, text_b)
-            excess = self._total(prompt) + self.reserved - self.max_tokens
+            text_a = full[0] if budget_a >= needs[0] else self._render(measured[0], budget_a)
+            text_b = full[1] if budget_b >= needs[1] else self._render(measured[1], budget_b)
+            prompt = _prompt(text_a, text_b) if self.with_prompt else ""
+            used = (
+                self._total(prompt)
+                if self.with_prompt
+                else sum(self.count_tokens([text_a, text_b]))
+            )
+            excess = used + self.reserved - self.max_tokens
             if excess <= 0:
                 return PairText(text_a, text_b, prompt)
             budget -= excess
         raise ValueError(f"cannot fit a pair into {self.max_tokens} tokens")
 
-    def _counts(self, section: Section) -> list[int]:
-        return self.count_tokens([section.header + "\n", *(f"{line}\n" for line in section.lines)])
+    def _measure(self, history: History) -> list[_Measured]:
+        """Sections with the token cost of their header, lines and "more" marker (one
+        tokenizer call per history)."""
+        parts = sections(history)
+        texts = [
+            text
+            for section in parts
+            for text in (
+                section.header + "\n",
+                _more(len(section.lines)) + "\n",
+                *(f"{line}\n" for line in section.lines),
+            )
+        ]
+        counts = self.count_tokens(texts) if texts else []
+        measured, start = [], 0
+        for section in parts:
+            size = len(section.lines) + 2
+            header, marker, *lines = counts[start : start + size]
+            measured.append(_Measured(section, header, marker, lines))
+            start += size
+        return measured
 
-    def _fit(self, section: Section, counts: list[int], allowed: int) -> int | None:
-        """How many lines fit with the header and the "more" marker; None: not even one."""
-        marker = self._total(_more(len(section.lines)) + "\n")
-        used = counts[0] + marker
+    def _render(self, measured: list[_Measured], budget: int | None) -> str:
+        """The summary, whole (`budget=None`) or cut to `budget` tokens section by section."""
+        if not measured:
+            return EMPTY
+        needs = [m.need for m in measured]
+        if budget is None or sum(needs) <= budget:
+            return "\n".join(_lines(m.section, len(m.section.lines)) for m in measured)
+        shares = allocate(needs, budget, [m.section.weight for m in measured])
+        rendered = [
+            _lines(m.section, kept)
+            for m, allowed in zip(measured, shares, strict=True)
+            if (kept := m.fit(allowed))
+        ]
+        return "\n".join(rendered) or EMPTY
+
+    def _total(self, text: str) -> int:
+        return self.count_tokens([text])[0]
+
+
+@dataclass(frozen=True)
+class _Measured:
+    section: Section
+    header: int
+    marker: int
+    lines: list[int]
+
+    @property
+    def need(self) -> int:
+        return self.header + sum(self.lines)
+
+    def fit(self, allowed: int) -> int:
+        """How many lines fit beside the header and the "more" marker (0: none)."""
+        used = self.header + self.marker
         kept = 0
-        for cost in counts[1:]:
+        for cost in self.lines:
             if used + cost > allowed:
                 break
             used += cost
             kept += 1
-        return kept or None
+        return kept
 
-    def _lines(self, section: Section, kept: int) -> str:
-        lines = [section.header, *section.lines[:kept]]
-        if kept < len(section.lines):
-            lines.append(_more(len(section.lines) - kept))
-        return "\n".join(lines)
 
-    def _total(self, text: str) -> int:
-        return self.count_tokens([text])[0]
+def _lines(section: Section, kept: int) -> str:
+    lines = [section.header, *section.lines[:kept]]
+    if kept < len(section.lines):
+        lines.append(_more(len(section.lines) - kept))
+    return "\n".join(lines)
 
 
 def _more(count: int) -> str:

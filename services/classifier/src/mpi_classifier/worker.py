@@ -10,12 +10,12 @@ from typing import Any
 
 from celery import Celery
 
-from mpi_classifier.settings import Settings
+from mpi_classifier.settings import BrokerSettings
 
 TASK_NAME = "mpi_classifier.adjudicate"
 
 
-def celery_config(settings: Settings) -> dict[str, Any]:
+def celery_config(settings: BrokerSettings) -> dict[str, Any]:
     return {
         "broker_url": settings.redis_url,
         "broker_connection_retry_on_startup": True,
@@ -43,11 +43,11 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def configure(celery: Celery, settings: Settings) -> Celery:
+def configure(celery: Celery, settings: BrokerSettings) -> Celery:
     celery.conf.update(celery_config(settings))
     return celery
 
 
 app = Celery("mpi_classifier", include=["mpi_classifier.tasks"])
 # Lazy: evaluated when the configuration is first read (by the worker or a publisher).
-app.add_defaults(lambda: celery_config(Settings()))
+app.add_defaults(lambda: celery_config(BrokerSettings()))

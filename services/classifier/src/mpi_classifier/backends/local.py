@@ -9,12 +9,15 @@ sorted by length so padding stays small.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import torch
+from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from mpi_classifier.backends import Pair
@@ -52,14 +55,37 @@ def load_base(num_threads: int | None = None) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+@contextmanager
+def peft_quirks() -> Iterator[None]:
+    """PEFT 0.21 reads `is_gradient_checkpointing`, which transformers 5.23 deprecated; the
+    warning is theirs to fix and says nothing about our model."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning
+        )
+        yield
+
+
 def token_counter(tokenizer: Any) -> TokenCounter:
-    # The Rust tokenizer directly: no length warnings for whole summaries, and faster.
-    backend = tokenizer.backend_tokenizer
+    # A copy of the Rust tokenizer without padding or truncation (tokenizer.json may carry
+    # both): exact counts of whole summaries, no length warnings, and faster.
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.no_padding()
+    backend.no_truncation()
 
     def count(texts: Sequence[str]) -> list[int]:
         return [len(e.ids) for e in backend.encode_batch(list(texts), add_special_tokens=False)]
 
     return count
+
+
+def pair_summarizer(tokenizer: Any, max_tokens: int) -> Summarizer:
+    return Summarizer(
+        token_counter(tokenizer),
+        max_tokens=max_tokens,
+        reserved=PAIR_SPECIAL_TOKENS,
+        with_prompt=False,
+    )
 
 
 class LocalClassifier:
@@ -81,9 +107,7 @@ class LocalClassifier:
         self.fusion = fusion
         self.batch_size = batch_size
         self.max_tokens = max_tokens
-        self.summarizer = Summarizer(
-            token_counter(tokenizer), max_tokens=max_tokens, reserved=PAIR_SPECIAL_TOKENS
-        )
+        self.summarizer = pair_summarizer(tokenizer, max_tokens)
 
     @classmethod
     def load(
@@ -95,7 +119,8 @@ class LocalClassifier:
         adapter = Path(path) if path else default_adapter()
         card = json.loads((adapter / CARD_FILE).read_text())
         model, tokenizer = load_base()
-        merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        with peft_quirks():
+            merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
         return cls(
             merged,
             tokenizer,

@@ -133,6 +133,9 @@ def tokenizer_counter(path: str) -> TokenCounter:
     tokenizer = Tokenizer.from_file(
         str(location / "tokenizer.json" if location.is_dir() else location)
     )
+    # tokenizer.json may carry padding or truncation settings; counts must see neither.
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
 
     def count(texts: Sequence[str]) -> list[int]:
         return [len(e.ids) for e in tokenizer.encode_batch(list(texts), add_special_tokens=False)]

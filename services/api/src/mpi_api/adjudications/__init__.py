@@ -1,0 +1,1 @@
+"""Gray-zone adjudications: what the classifier decided, and requeueing failed ones."""

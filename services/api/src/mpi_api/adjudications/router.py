@@ -1,0 +1,71 @@
+"""`GET /adjudications`, `POST /adjudications/{id}/requeue`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from mpi_api.adjudications import service
+from mpi_api.adjudications.schemas import AdjudicationPage, AdjudicationRead, RecordKey
+from mpi_api.deps import AdminDep, ReaderDep, SessionDep
+from mpi_store.enums import AdjudicationState, Verdict
+from mpi_store.models import Adjudication, SourceRecord
+
+router = APIRouter(prefix="/adjudications", tags=["adjudications"])
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or unknown API key"},
+    403: {"description": "Key lacks the scope"},
+}
+
+
+@router.get("", operation_id="list_adjudications", responses=_ERRORS)
+def list_adjudications(
+    session: SessionDep,
+    _: ReaderDep,
+    state: Annotated[AdjudicationState | None, Query(description="Only this state")] = None,
+    after: Annotated[int, Query(ge=0, description="Ids above this (paging)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AdjudicationPage:
+    """Gray pairs in id order with their scores and verdicts; page with `after=next_after`."""
+    rows = service.list_adjudications(session, state=state, after=after, limit=limit)
+    items = [_read(a, record, candidate) for a, record, candidate in rows]
+    return AdjudicationPage(items=items, next_after=items[-1].id if len(items) == limit else None)
+
+
+@router.post(
+    "/{adjudication_id}/requeue",
+    operation_id="requeue_adjudication",
+    responses={
+        404: {"description": "Unknown adjudication"},
+        409: {"description": "The adjudication is not failed"},
+        **_ERRORS,
+    },
+)
+def requeue_adjudication(
+    adjudication_id: int, session: SessionDep, _: AdminDep
+) -> AdjudicationRead:
+    """Send a failed adjudication back to the classifier (state `pending` again)."""
+    adjudication = service.requeue(session, adjudication_id=adjudication_id)
+    return _read(adjudication, *service.records_of(session, adjudication))
+
+
+def _read(
+    adjudication: Adjudication, record: SourceRecord, candidate: SourceRecord
+) -> AdjudicationRead:
+    return AdjudicationRead(
+        id=adjudication.id,
+        state=AdjudicationState(adjudication.state),
+        record=RecordKey(source=record.source, source_record_id=record.source_record_id),
+        candidate=RecordKey(source=candidate.source, source_record_id=candidate.source_record_id),
+        splink_probability=adjudication.probability,
+        splink_model=adjudication.model_version,
+        classifier_probability=adjudication.classifier_probability,
+        fused_probability=adjudication.fused_probability,
+        verdict=Verdict(adjudication.verdict) if adjudication.verdict else None,
+        classifier_backend=adjudication.classifier_backend,
+        classifier_model=adjudication.classifier_model,
+        created_at=adjudication.created_at,
+        updated_at=adjudication.updated_at,
+    )

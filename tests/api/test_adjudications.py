@@ -1,0 +1,67 @@
+"""`GET /adjudications` and `POST /adjudications/{id}/requeue`."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from mpi_store.enums import Scope
+from mpi_store.models import Adjudication, Outbox
+
+
+def _gray_pair(client, make_record):
+    client.post("/records", json=make_record(source="FAC1", source_record_id="A1"))
+    client.post("/records", json=make_record(source="FAC1", source_record_id="A2"))
+
+
+def test_pending_adjudications_are_listed_with_their_scores(client, make_record):
+    _gray_pair(client, make_record)
+
+    page = client.get("/adjudications", params={"state": "pending"}).json()
+
+    (item,) = page["items"]
+    assert item["state"] == "pending"
+    assert item["record"] == {"source": "FAC1", "source_record_id": "A2"}
+    assert item["candidate"] == {"source": "FAC1", "source_record_id": "A1"}
+    assert 0 < item["splink_probability"] <= 1
+    assert item["verdict"] is None
+    assert client.get("/adjudications", params={"state": "failed"}).json()["items"] == []
+
+
+def test_a_failed_adjudication_is_requeued_with_a_new_outbox_row(client, make_record, session):
+    _gray_pair(client, make_record)
+    adjudication = session.scalars(select(Adjudication)).one()
+    adjudication.state = "failed"
+    session.flush()
+
+    response = client.post(f"/adjudications/{adjudication.id}/requeue")
+
+    assert response.status_code == 200
+    assert response.json()["state"] == "pending"
+    payloads = [row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id))]
+    assert payloads[-1] == {
+        "record_id": adjudication.record_id,
+        "adjudication_ids": [adjudication.id],
+    }
+
+
+def test_only_failed_adjudications_can_be_requeued(client, make_record, session):
+    _gray_pair(client, make_record)
+    adjudication = session.scalars(select(Adjudication)).one()
+
+    response = client.post(f"/adjudications/{adjudication.id}/requeue")
+
+    assert response.status_code == 409
+    assert client.post("/adjudications/999999/requeue").status_code == 404
+
+
+def test_requeue_needs_the_admin_scope(client, make_record, make_key, session):
+    _gray_pair(client, make_record)
+    adjudication = session.scalars(select(Adjudication)).one()
+    reader = make_key([Scope.PATIENTS_READ])
+    headers = {"Authorization": f"Bearer {reader}"}
+
+    listed = client.get("/adjudications", headers=headers)
+    requeued = client.post(f"/adjudications/{adjudication.id}/requeue", headers=headers)
+
+    assert listed.status_code == 200
+    assert requeued.status_code == 403

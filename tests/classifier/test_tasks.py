@@ -1,0 +1,98 @@
+"""The adjudicate task: one attempt, retries with backoff, `failed` after the last retry."""
+
+from __future__ import annotations
+
+import pytest
+
+from mpi_classifier import tasks
+from mpi_classifier.backends.overlap import OverlapClassifier
+from mpi_store.errors import ClassifierUnavailable
+from mpi_store.repositories import AdjudicationRepository, LinkRepository
+
+
+@pytest.fixture
+def runtime(monkeypatch, classifier_settings, session_factory, fixed_classifier):
+    """The worker's runtime on the test transaction, with a switchable backend."""
+    current = tasks.Runtime(
+        classifier_settings.model_copy(update={"max_retries": 3}),
+        session_factory,
+        fixed_classifier(0.99),
+    )
+    monkeypatch.setattr(tasks, "runtime", lambda: current)
+    return current
+
+
+def _run_task(adjudication_id: int, *, retries: int) -> str:
+    tasks.adjudicate.push_request(retries=retries)
+    try:
+        return tasks.adjudicate.run(adjudication_id)
+    finally:
+        tasks.adjudicate.pop_request()
+
+
+def test_histories_from_the_store_reach_the_classifier(
+    session, session_factory, store, clinical, same_patient, different_people
+):
+    candidate, _ = store.record(source="FAC1", clinical=clinical(same_patient[0]))
+    _, _, (same,) = store.gray_record([candidate], clinical=clinical(same_patient[1]))
+    other, _ = store.record(source="FAC3", clinical=clinical(different_people[0]))
+    _, _, (different,) = store.gray_record([other], clinical=clinical(different_people[1]))
+    classifier = OverlapClassifier.load()
+
+    verdicts = [
+        tasks.adjudicate_once(
+            session_factory=session_factory, classifier=classifier, adjudication_id=a.id
+        )
+        for a in (same, different)
+    ]
+
+    assert verdicts == ["match", "no_match"]
+    probabilities = [
+        AdjudicationRepository(session).get(a.id).classifier_probability for a in (same, different)
+    ]
+    assert probabilities[0] > 0.9 > 0.1 > probabilities[1]
+
+
+def test_backend_down_writes_nothing_and_asks_for_a_retry(session, store, runtime):
+    candidate, _ = store.record(source="FAC1")
+    record, _, (adjudication,) = store.gray_record([candidate], source="FAC2")
+    runtime.classifier.down = True
+
+    with pytest.raises(ClassifierUnavailable):
+        _run_task(adjudication.id, retries=0)
+
+    assert AdjudicationRepository(session).get(adjudication.id).state == "pending"
+    assert LinkRepository(session).get_for_record(record.id).link_state == "provisional"
+
+
+def test_after_the_last_retry_the_adjudication_is_failed(session, store, runtime):
+    candidate, _ = store.record(source="FAC1")
+    _, _, (adjudication,) = store.gray_record([candidate], source="FAC2")
+    runtime.classifier.down = True
+
+    outcome = _run_task(adjudication.id, retries=3)
+
+    assert outcome == "failed"
+    assert AdjudicationRepository(session).get(adjudication.id).state == "failed"
+
+
+def test_when_the_backend_returns_the_retry_decides(session, store, runtime):
+    candidate, _ = store.record(source="FAC1")
+    _, _, (adjudication,) = store.gray_record([candidate], source="FAC2")
+    runtime.classifier.down = True
+    with pytest.raises(ClassifierUnavailable):
+        _run_task(adjudication.id, retries=0)
+    runtime.classifier.down = False
+
+    assert _run_task(adjudication.id, retries=1) == "match"
+    assert _run_task(adjudication.id, retries=0) == "skipped"
+    assert runtime.classifier.calls == 2
+
+
+def test_retry_delays_grow_exponentially_with_jitter_and_a_cap():
+    delays = [tasks.backoff_seconds(n, base=2.0, cap=60.0) for n in range(8)]
+
+    assert 1.0 <= delays[0] <= 2.0
+    assert 8.0 <= delays[3] <= 16.0
+    assert all(30.0 <= d <= 60.0 for d in delays[5:])
+    assert len({tasks.backoff_seconds(4, base=2.0, cap=60.0) for _ in range(20)}) > 1
