@@ -67,10 +67,8 @@ def ingest_record(
         decision = matcher.decide(
             session, record=stored, features=linker_features, blocking_keys=keys
         )
-        golden = link_new_record(session, record=stored, decision=decision)
+        golden, link = link_new_record(session, record=stored, decision=decision)
         refresh_golden(session, golden=golden)
-        link = LinkRepository(session).get_for_record(stored.id)
-        assert link is not None
         return IngestResult(stored, link, golden, created=True)
 
     current = LinkRepository(session).get_for_record(existing.id)
@@ -90,15 +88,17 @@ def ingest_record(
     return IngestResult(existing, current, golden, created=False)
 
 
-def link_new_record(session: Session, *, record: SourceRecord, decision: Decision) -> GoldenRecord:
-    """Apply a decision to a record that has no link yet; returns its golden record."""
+def link_new_record(
+    session: Session, *, record: SourceRecord, decision: Decision
+) -> tuple[GoldenRecord, Link]:
+    """Apply a decision to a record that has no link yet; returns its golden record and link."""
     goldens = GoldenRecordRepository(session)
     golden = (
         goldens.create()
         if decision.golden_record_id is None
         else goldens.get(decision.golden_record_id)
     )
-    LinkRepository(session).create(
+    link = LinkRepository(session).create(
         record=record,
         golden_record_id=golden.id,
         match_result=decision.match_result,
@@ -110,7 +110,7 @@ def link_new_record(session: Session, *, record: SourceRecord, decision: Decisio
         reason=decision.reason,
     )
     _request_adjudication(session, record=record, decision=decision)
-    return golden
+    return golden, link
 
 
 def _request_adjudication(session: Session, *, record: SourceRecord, decision: Decision) -> None:
