@@ -102,8 +102,12 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
     candidate_link = links.get_for_record(adjudication.candidate_record_id)
     if record_link is None or candidate_link is None:
         raise RuntimeError(f"adjudication {adjudication.id} names a record without a link")
-    mine = goldens.survivor(goldens.get(record_link.golden_record_id))
-    theirs = goldens.survivor(goldens.get(candidate_link.golden_record_id))
+    # Row locks (lowest id first) make a record being linked to either patient wait for the
+    # merge, or the merge wait for it, so no link is left on an absorbed golden record.
+    first, second = sorted((record_link.golden_record_id, candidate_link.golden_record_id))
+    locked = {first: goldens.lock_active(first), second: goldens.lock_active(second)}
+    mine = locked[record_link.golden_record_id]
+    theirs = locked[candidate_link.golden_record_id]
     merged: dict[str, str] = {}
     if mine.id != theirs.id:
         members_mine = links.records_of_golden(mine.id)

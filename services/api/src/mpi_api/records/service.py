@@ -93,10 +93,11 @@ def link_new_record(
 ) -> tuple[GoldenRecord, Link]:
     """Apply a decision to a record that has no link yet; returns its golden record and link."""
     goldens = GoldenRecordRepository(session)
+    # Locking the patient waits for a merge in flight, whose redirect we then follow.
     golden = (
         goldens.create()
         if decision.golden_record_id is None
-        else goldens.get(decision.golden_record_id)
+        else goldens.lock_active(decision.golden_record_id)
     )
     link = LinkRepository(session).create(
         record=record,

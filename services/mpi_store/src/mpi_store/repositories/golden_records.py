@@ -32,6 +32,18 @@ class GoldenRecordRepository:
     def get(self, golden_id: int) -> GoldenRecord:
         return self.session.get_one(GoldenRecord, golden_id)
 
+    def lock_active(self, golden_id: int) -> GoldenRecord:
+        """Lock a golden record's row (waiting for a merge in flight) and return the active
+        record it resolves to, locked too: what links to it stays linked to a live patient."""
+        golden = self.session.get_one(
+            GoldenRecord, golden_id, with_for_update=True, populate_existing=True
+        )
+        while golden.redirect_to is not None:
+            golden = self.session.get_one(
+                GoldenRecord, golden.redirect_to, with_for_update=True, populate_existing=True
+            )
+        return golden
+
     def get_by_mpi_id(self, mpi_id: str) -> GoldenRecord | None:
         return self.session.scalar(select(GoldenRecord).where(GoldenRecord.mpi_id == mpi_id))
 
