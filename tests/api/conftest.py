@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -153,6 +158,58 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RunningMpi:
+    url: str
+    port: int
+    log: Path
+
+
+@pytest.fixture
+def mpi_up(tmp_path: Path) -> Callable[[dict[str, str]], AbstractContextManager[RunningMpi]]:
+    """Start `mpi up` as a real process (free ports, state in tmp_path), wait until it is
+    ready, and stop it with Ctrl-C (SIGINT) afterwards; it must exit cleanly."""
+
+    @contextmanager
+    def start(env: dict[str, str]) -> Iterator[RunningMpi]:
+        port = _free_port()
+        log_path = tmp_path / "up.log"
+        command = [
+            sys.executable,
+            "-m",
+            "mpi_api.cli",
+            "up",
+            "--port",
+            str(port),
+            "--linker-port",
+            str(_free_port()),
+            "--redis-port",
+            str(_free_port()),
+            "--state-dir",
+            str(tmp_path),
+        ]
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+            running = RunningMpi(f"http://127.0.0.1:{port}", port, log_path)
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        if httpx.get(f"{running.url}/readyz").status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, log_path.read_text()
+                    time.sleep(0.3)
+                yield running
+            finally:
+                process.send_signal(signal.SIGINT)
+                process.wait(timeout=90)
+        assert process.returncode == 0, log_path.read_text()
+
+    return start
 
 
 @contextmanager
