@@ -64,6 +64,15 @@ def test_one_patient_in_the_gray_zone_becomes_one_golden_record(
     assert (decided["verdict"], decided["classifier_backend"]) == ("match", "overlap")
     assert decided["classifier_model"].startswith("overlap-")
     assert decided["fused_probability"] > decided["splink_probability"]
+    # Downstream systems learn of the merge from the event stream.
+    merged = [e for e in live_client.get("/events").json()["items"] if e["type"] != "link.created"]
+    assert [(e["type"], e["mpi_id"], e["data"].get("redirect_to")) for e in merged[-3:]] == [
+        ("patient.merged", second["mpi_id"], first["mpi_id"]),
+        ("link.updated", first["mpi_id"], None),
+        ("patient.updated", first["mpi_id"], None),
+    ]
+    moved_link = merged[-2]["data"]
+    assert (moved_link["previous_mpi_id"], moved_link["link_source"]) == (second["mpi_id"], "LLM")
 
 
 def test_two_people_in_the_gray_zone_stay_apart(

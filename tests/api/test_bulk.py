@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from mpi_linker.model.artifact import load
 from mpi_store.datasets import iter_payloads
 from mpi_store.db import unit_of_work
 from mpi_store.errors import Conflict
-from mpi_store.models import Adjudication, Outbox
+from mpi_store.models import Adjudication, Event, Outbox
 from mpi_store.repositories import LinkRepository
 
 FIXTURE = Path(__file__).parents[2] / "data" / "fixture"
@@ -28,12 +28,20 @@ def _partition(session_factory):
     return {frozenset(members) for members in clusters.values()}, rows
 
 
+def _creations(session_factory):
+    """The patient and link creations the event stream reports, by type and match result."""
+    with session_factory() as session:
+        events = session.scalars(select(Event).where(Event.type.like("%.created"))).all()
+    return Counter((e.type, e.data.get("match_result")) for e in events)
+
+
 def test_bulk_load_gives_the_clusters_of_a_replay(client, connection, session_factory):
     savepoint = connection.begin_nested()
     _, payloads = iter_payloads(FIXTURE)
     with unit_of_work(session_factory) as session:
         report = bulk_load(session, payloads=payloads, artifact=load())
     bulk, bulk_rows = _partition(session_factory)
+    bulk_events = _creations(session_factory)
     savepoint.rollback()
 
     _, payloads = iter_payloads(FIXTURE)
@@ -46,6 +54,9 @@ def test_bulk_load_gives_the_clusters_of_a_replay(client, connection, session_fa
     assert bulk == replay
     assert [r["match_result"] for r in bulk_rows] == [r["match_result"] for r in replay_rows]
     assert 1 < len(bulk) < 401
+    # Bulk writes each golden record once, whole: no `patient.updated` as records join it.
+    assert bulk_events == _creations(session_factory)
+    assert bulk_events[("patient.created", None)] == len(bulk)
 
 
 def test_bulk_load_writes_gray_pairs_for_adjudication(session):

@@ -32,3 +32,19 @@ def test_one_link_per_record_is_a_database_constraint(engine):
     constraints = inspect(engine).get_unique_constraints("link")
 
     assert ["record_id"] in [c["column_names"] for c in constraints]
+
+
+def test_the_migrations_build_exactly_the_models(empty_database_url):
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from mpi_store.models import Base
+
+    upgrade(empty_database_url)
+    engine = create_engine(empty_database_url, poolclass=NullPool)
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    command.downgrade(alembic_config(empty_database_url), "base")
+    assert differences == []

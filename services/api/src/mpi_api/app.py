@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from mpi_api.adjudications.router import router as adjudications_router
+from mpi_api.events.router import router as events_router
 from mpi_api.health.router import router as health_router
 from mpi_api.linker_client import LinkerClient
 from mpi_api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware, error_response
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_router)
     app.include_router(patients_router)
     app.include_router(adjudications_router)
+    app.include_router(events_router)
     app.include_router(health_router)
     return app
 

@@ -31,10 +31,12 @@ from mpi_linker.frames import SCHEMA
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.scoring import Scorer
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
+from mpi_store.enums import EventType
 from mpi_store.errors import Conflict
 from mpi_store.models import (
     Adjudication,
     ClinicalEvent,
+    Event,
     GoldenRecord,
     Link,
     LinkHistory,
@@ -202,6 +204,10 @@ def _write_links(
     golden_id = [golden.id for golden in goldens]
     links: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
+    events: list[dict[str, Any]] = [
+        {"type": EventType.PATIENT_CREATED, "mpi_id": golden.mpi_id, "data": {}}
+        for golden in goldens
+    ]
     adjudications: list[dict[str, Any]] = []
     for record, (decision, position) in zip(stored, decisions, strict=True):
         common = {
@@ -217,6 +223,7 @@ def _write_links(
         }
         links.append({**common, "version": 1})
         history.append({**common, "record_version": record.version, "reason": decision.reason})
+        events.append(_link_event(record, goldens[position], common))
         adjudications.extend(
             {
                 "record_id": record.id,
@@ -230,7 +237,7 @@ def _write_links(
             }
             for pair in decision.gray_pairs
         )
-    for model, values in ((Link, links), (LinkHistory, history)):
+    for model, values in ((Link, links), (LinkHistory, history), (Event, events)):
         for chunk in _batches(values, BATCH):
             session.execute(insert(model), chunk)
     ids_by_record: dict[int, list[int]] = defaultdict(list)
@@ -254,6 +261,24 @@ def _write_links(
                 for record_id, ids in ids_by_record.items()
             ],
         )
+
+
+def _link_event(
+    record: SourceRecord, golden: GoldenRecord, link: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The `link.created` event `LinkRepository.create` writes online."""
+    return {
+        "type": EventType.LINK_CREATED,
+        "mpi_id": golden.mpi_id,
+        "source": record.source,
+        "source_record_id": record.source_record_id,
+        "data": {
+            "match_result": link["match_result"],
+            "link_source": link["link_source"],
+            "link_state": link["link_state"],
+            "decision_id": str(link["decision_id"]),
+        },
+    }
 
 
 def _tf_lookups(

@@ -38,6 +38,17 @@ class OutboxTopic(StrEnum):
     ADJUDICATION_REQUESTED = "adjudication.requested"
 
 
+class EventType(StrEnum):
+    """What `GET /events` reports; `data` carries the ids and states of the change."""
+
+    PATIENT_CREATED = "patient.created"
+    PATIENT_UPDATED = "patient.updated"
+    # The absorbed mpi_id now redirects to `data.redirect_to`.
+    PATIENT_MERGED = "patient.merged"
+    LINK_CREATED = "link.created"
+    LINK_UPDATED = "link.updated"
+
+
 class AdjudicationState(StrEnum):
     PENDING = "pending"
     DONE = "done"

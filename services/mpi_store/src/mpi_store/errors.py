@@ -42,6 +42,10 @@ class AdjudicationNotFound(NotFound):
     pass
 
 
+class EventNotFound(NotFound):
+    pass
+
+
 class Unauthorized(MPIError):
     status_code = 401
 

@@ -4,6 +4,7 @@ from mpi_store.models.adjudication import Adjudication
 from mpi_store.models.api_key import ApiKey
 from mpi_store.models.base import Base
 from mpi_store.models.clinical_event import ClinicalEvent
+from mpi_store.models.event import Event
 from mpi_store.models.golden_record import GoldenRecord
 from mpi_store.models.link import Link
 from mpi_store.models.link_history import LinkHistory
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "BlockingKey",
     "ClinicalEvent",
+    "Event",
     "GoldenRecord",
     "Link",
     "LinkHistory",

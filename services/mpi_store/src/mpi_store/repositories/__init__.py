@@ -2,6 +2,7 @@
 
 from mpi_store.repositories.adjudications import AdjudicationRepository
 from mpi_store.repositories.api_keys import ApiKeyRepository
+from mpi_store.repositories.events import EventRepository
 from mpi_store.repositories.golden_records import GoldenRecordRepository
 from mpi_store.repositories.linker_index import Candidate, LinkerIndexRepository
 from mpi_store.repositories.links import LinkRepository
@@ -12,6 +13,7 @@ __all__ = [
     "AdjudicationRepository",
     "ApiKeyRepository",
     "Candidate",
+    "EventRepository",
     "GoldenRecordRepository",
     "LinkRepository",
     "LinkerIndexRepository",

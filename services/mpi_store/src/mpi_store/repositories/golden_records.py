@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import GoldenStatus
+from mpi_store.enums import EventType, GoldenStatus
 from mpi_store.models import GoldenRecord
+from mpi_store.repositories.events import EventRepository
 
 _MAX_REDIRECT_HOPS = 100
 
@@ -27,6 +28,7 @@ class GoldenRecordRepository:
         golden = GoldenRecord(mpi_id=new_mpi_id(), status="active", attributes={}, version=1)
         self.session.add(golden)
         self.session.flush()
+        EventRepository(self.session).append(EventType.PATIENT_CREATED, golden)
         return golden
 
     def get(self, golden_id: int) -> GoldenRecord:
@@ -67,8 +69,17 @@ class GoldenRecordRepository:
         absorbed.redirect_to = survivor.id
         absorbed.version += 1
         self.session.flush()
+        EventRepository(self.session).append(
+            EventType.PATIENT_MERGED, absorbed, redirect_to=survivor.mpi_id
+        )
 
     def set_attributes(self, golden: GoldenRecord, attributes: dict[str, Any]) -> None:
         if golden.attributes != attributes:
+            # A new patient's first attributes are part of its creation, not an update.
+            first_fill = not golden.attributes
             golden.attributes = attributes
             golden.version += 1
+            if not first_fill:
+                EventRepository(self.session).append(
+                    EventType.PATIENT_UPDATED, golden, version=golden.version
+                )

@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mpi_store.enums import EventType
 from mpi_store.models import GoldenRecord, Link, LinkHistory, SourceRecord
+from mpi_store.repositories.events import EventRepository
 
 
 class LinkRepository:
@@ -63,6 +65,7 @@ class LinkRepository:
             )
         )
         self.session.flush()
+        self._event(EventType.LINK_CREATED, link, record)
         return link
 
     def records_of_golden(self, golden_record_id: int) -> list[tuple[SourceRecord, Link]]:
@@ -130,7 +133,29 @@ class LinkRepository:
             )
         )
         self.session.flush()
+        self._event(
+            EventType.LINK_UPDATED,
+            link,
+            record,
+            previous_mpi_id=(
+                self.session.get_one(GoldenRecord, previous).mpi_id
+                if previous != golden_record_id
+                else None
+            ),
+        )
         return link
+
+    def _event(self, event_type: EventType, link: Link, record: SourceRecord, **extra: Any) -> None:
+        EventRepository(self.session).append(
+            event_type,
+            self.session.get_one(GoldenRecord, link.golden_record_id),
+            record=record,
+            match_result=link.match_result,
+            link_source=link.link_source,
+            link_state=link.link_state,
+            decision_id=str(link.decision_id),
+            **extra,
+        )
 
     def history(self, record_id: int) -> list[LinkHistory]:
         return list(

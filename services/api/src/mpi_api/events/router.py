@@ -1,0 +1,44 @@
+"""`GET /events`: every patient and link change, in commit order, for downstream systems."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from mpi_api.deps import ReaderDep, SessionDep
+from mpi_api.events.schemas import EventPage, EventRead
+from mpi_store.repositories import EventRepository
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+
+@router.get(
+    "",
+    operation_id="list_events",
+    responses={
+        401: {"description": "Missing or unknown API key"},
+        403: {"description": "Key lacks `patients:read`"},
+        404: {"description": "`after` names no event"},
+    },
+)
+def list_events(
+    session: SessionDep,
+    _: ReaderDep,
+    after: Annotated[
+        int | None,
+        Query(ge=1, description="The last event id you processed (none: from the start)"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> EventPage:
+    """Changes after `after`, oldest first: `patient.created`, `patient.updated`,
+    `patient.merged` (the mpi_id now redirects to `data.redirect_to`), `link.created` and
+    `link.updated` (a record's match result, source or patient changed).
+
+    The feed is ordered by commit: an event appears once every transaction that started
+    writing before it has finished, so polling with `after=next_after` never skips one.
+    Delivery is at least once from the consumer's point of view: keep the last id processed.
+    """
+    rows = EventRepository(session).page(after=after, limit=limit)
+    items = [EventRead.model_validate(row, from_attributes=True) for row in rows]
+    return EventPage(items=items, next_after=items[-1].id if items else after)

@@ -1,0 +1,53 @@
+"""Appending to the event stream, and reading it in commit-safe order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, text, tuple_
+from sqlalchemy.orm import Session
+
+from mpi_store.enums import EventType
+from mpi_store.errors import EventNotFound
+from mpi_store.models import Event, GoldenRecord, SourceRecord
+
+# The oldest transaction still running: events at or above it may yet be joined by others
+# that commit later with smaller ids, so readers stop below it.
+_OLDEST_RUNNING_TX = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+
+
+class EventRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def append(
+        self,
+        event_type: EventType,
+        golden: GoldenRecord,
+        *,
+        record: SourceRecord | None = None,
+        **data: Any,
+    ) -> None:
+        self.session.add(
+            Event(
+                type=event_type,
+                mpi_id=golden.mpi_id,
+                source=record.source if record else None,
+                source_record_id=record.source_record_id if record else None,
+                data={k: v for k, v in data.items() if v is not None},
+            )
+        )
+
+    def page(self, *, after: int | None, limit: int) -> list[Event]:
+        """Committed events after the event `after` (from the start when None), oldest first."""
+        query = select(Event).where(Event.tx_id < _OLDEST_RUNNING_TX)
+        if after is not None:
+            cursor = self.session.execute(
+                select(Event.tx_id, Event.id).where(Event.id == after)
+            ).one_or_none()
+            if cursor is None:
+                raise EventNotFound(
+                    f"no event has id {after}: pass an id this stream returned, or no `after`"
+                )
+            query = query.where(tuple_(Event.tx_id, Event.id) > tuple_(*cursor))
+        return list(self.session.scalars(query.order_by(Event.tx_id, Event.id).limit(limit)))
