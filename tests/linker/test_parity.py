@@ -21,7 +21,9 @@ FIXTURE = Path(__file__).parents[2] / "data" / "fixture"
 
 @pytest.fixture(scope="module")
 def scorer():
-    return Scorer(load())
+    scorer = Scorer(load())
+    yield scorer
+    scorer.close()
 
 
 def _index_fixture(session, table):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -29,7 +29,8 @@ from mpi_api.records.matching import Decision, decide
 from mpi_linker.features import TF_COLUMNS, blocking_keys, features
 from mpi_linker.frames import SCHEMA
 from mpi_linker.model.artifact import ModelArtifact
-from mpi_linker.scoring import Scorer
+from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
+from mpi_linker.scoring import Scorer, score_columns
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.enums import EventType
 from mpi_store.errors import Conflict
@@ -48,6 +49,14 @@ from mpi_store.repositories.golden_records import new_mpi_id
 from mpi_store.survivorship import survive
 
 BATCH = 1000
+TF_LOOKUP_BATCH = 1000
+# Blocks larger than this are left out of the batch predict. A broad key (a common family
+# name's phonetic code with a sex) is shared by hundreds of records per 100,000, and its pairs
+# grow with the square of the load: at 1 M records they would be most of a billion pairs. The
+# online linker ranks such candidates by the keys they share and keeps at most its cap (200 by
+# default); true matches share specific keys too (SSN, phone, birth date with a name), so they
+# are still compared here.
+MAX_BLOCK_SIZE = 200
 T = TypeVar("T")
 
 
@@ -135,18 +144,21 @@ def _decide_in_order(
     Golden records are identified by their position in the list until they are stored, so
     decisions refer to positions (`golden_record_id` and gray pairs' candidate golden).
     """
-    earlier: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    earlier: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     for pair in pairs:
         left, right = int(pair["unique_id_l"]), int(pair["unique_id_r"])
         later, first = (left, right) if left > right else (right, left)
-        earlier[later].append({**pair, "unique_id_r": str(first)})
+        earlier[later].append((first, pair))
     goldens: list[GoldenRecord] = []
     golden_of: dict[int, int] = {}
     members: dict[int, list[SourceRecord]] = defaultdict(list)
     decisions: list[tuple[Decision, int]] = []
     for record in stored:
         candidates = sorted(
-            (_candidate(scorer, artifact, pair, golden_of, goldens) for pair in earlier[record.id]),
+            (
+                _candidate(scorer, artifact, first, pair, golden_of, goldens)
+                for first, pair in earlier[record.id]
+            ),
             key=lambda c: c["match_probability"],
             reverse=True,
         )
@@ -173,14 +185,17 @@ def _decide_in_order(
 def _candidate(
     scorer: Scorer,
     artifact: ModelArtifact,
+    candidate_id: int,
     pair: Mapping[str, Any],
     golden_of: Mapping[int, int],
     goldens: list[GoldenRecord],
 ) -> dict[str, Any]:
+    """The earlier record `candidate_id` of a predicted pair (either side), as the linker
+    would have answered it."""
     score = scorer.explain(pair)
-    position = golden_of[int(score.candidate_id)]
+    position = golden_of[candidate_id]
     return {
-        "record_id": int(score.candidate_id),
+        "record_id": candidate_id,
         "golden_record_id": position,
         "mpi_id": goldens[position].mpi_id,
         "match_probability": score.match_probability,
@@ -286,7 +301,12 @@ def _tf_lookups(
 ) -> dict[str, dict[str, float]]:
     """Per TF column, every value in the load with its frequency from Postgres (or neutral)."""
     wanted = {column: sorted({r[column] for r in rows if r.get(column)}) for column in TF_COLUMNS}
-    known = index.term_frequencies(wanted)
+    known: dict[str, dict[str, float]] = {column: {} for column in TF_COLUMNS}
+    # In chunks: a load has hundreds of thousands of distinct names, more than one statement
+    # can carry (Postgres fails with "stack depth limit exceeded" on about 10,000 values).
+    for column, values in wanted.items():
+        for chunk in _batches(values, TF_LOOKUP_BATCH):
+            known[column].update(index.term_frequencies({column: chunk})[column])
     return {
         column: {
             value: known[column].get(value, scorer.neutral_term_frequency(column))
@@ -302,6 +322,8 @@ def _predict(
     if len(rows) < 2:
         return []
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    keys = table.schema.get_field_index(BLOCKING_KEYS_COLUMN)
+    table = table.set_column(keys, SCHEMA.field(keys), _without_large_blocks(rows))
     db_api = DuckDBAPI()
     linker = Linker(db_api.register(table), dict(artifact.splink))
     for column in TF_COLUMNS:
@@ -313,5 +335,19 @@ def _predict(
     predictions = linker.inference.predict(
         threshold_match_probability=artifact.thresholds.reject or None, warning_mode="never"
     )
-    rows_out: list[dict[str, Any]] = predictions.as_record_list()
+    # Only what a score is made of: the compared values would double the memory of the pairs.
+    columns = score_columns(c.unquote().name for c in predictions.columns)
+    scores = linker.misc.query_sql(  # type: ignore[no-untyped-call]
+        f"SELECT {', '.join(columns)} FROM {predictions.physical_name}"
+    )
+    rows_out: list[dict[str, Any]] = scores.as_record_list()
     return rows_out
+
+
+def _without_large_blocks(rows: list[dict[str, Any]]) -> pa.Array:
+    """Each record's blocking keys less those shared by more than MAX_BLOCK_SIZE records."""
+    sizes = Counter(key for row in rows for key in row[BLOCKING_KEYS_COLUMN])
+    return pa.array(
+        [[k for k in row[BLOCKING_KEYS_COLUMN] if sizes[k] <= MAX_BLOCK_SIZE] for row in rows],
+        type=SCHEMA.field(BLOCKING_KEYS_COLUMN).type,
+    )

@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.scorer.close()
             engine.dispose()
 
     app = FastAPI(

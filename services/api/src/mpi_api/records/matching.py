@@ -63,10 +63,13 @@ class LinkerMatcher:
         scored = self.client.score(
             features=features, blocking_keys=blocking_keys, exclude_record_id=record.id
         )
+        # Guards read a patient's records only when exactly one patient is in the auto tier;
+        # loading every candidate patient's records would cost a query per candidate.
+        auto = {c["golden_record_id"] for c in scored["candidates"] if c["tier"] == "auto"}
         links = LinkRepository(session)
         members = {
             golden_id: [r for r, _ in links.records_of_golden(golden_id)]
-            for golden_id in {c["golden_record_id"] for c in scored["candidates"]}
+            for golden_id in (auto if len(auto) == 1 else ())
         }
         return decide(record, scored, members)
 
@@ -74,7 +77,8 @@ class LinkerMatcher:
 def decide(
     record: SourceRecord, scored: dict[str, Any], members: dict[int, list[SourceRecord]]
 ) -> Decision:
-    """The decision for `record` given the linker's answer and each candidate patient's records."""
+    """The decision for `record` given the linker's answer and, by patient id, the records of
+    the one patient in the auto tier (the only ones the guards read)."""
     candidates: list[dict[str, Any]] = scored["candidates"]  # best first
     version: str = scored["model_version"]
     best = candidates[0] if candidates else None

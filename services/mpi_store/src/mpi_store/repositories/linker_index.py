@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, tuple_
+from sqlalchemy import String, bindparam, delete, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -91,9 +92,22 @@ class LinkerIndexRepository:
         pairs = [(column, value) for column, values in wanted.items() for value in values]
         if not pairs:
             return found
+        # A join with two unnested arrays: one statement text for any number of values (so it is
+        # prepared once) and an index lookup per value; a row-value IN list is planned as a
+        # sequential scan testing every pair against every row.
+        wanted_rows = (
+            func.unnest(
+                bindparam("columns", [c for c, _ in pairs], type_=ARRAY(String)),
+                bindparam("values", [v for _, v in pairs], type_=ARRAY(String)),
+            )
+            .table_valued("column_name", "value")
+            .render_derived()
+        )
         rows = self.session.execute(
-            select(TermFrequency.column_name, TermFrequency.value, TermFrequency.frequency).where(
-                tuple_(TermFrequency.column_name, TermFrequency.value).in_(pairs)
+            select(TermFrequency.column_name, TermFrequency.value, TermFrequency.frequency).join(
+                wanted_rows,
+                (TermFrequency.column_name == wanted_rows.c.column_name)
+                & (TermFrequency.value == wanted_rows.c.value),
             )
         )
         for row in rows:
