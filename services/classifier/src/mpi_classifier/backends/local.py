@@ -113,14 +113,20 @@ class LocalClassifier:
     def load(
         cls, path: str | Path | None = None, *, batch_size: int = 32, max_tokens: int = 256
     ) -> LocalClassifier:
-        """The base model plus the adapter folder at `path` (default: the shipped one)."""
+        """The base model plus the adapter folder at `path` (default: the shipped one), or the
+        merged model in that folder when it holds no adapter (`mpi train export` of another
+        base)."""
         from peft import PeftModel
 
         adapter = Path(path) if path else default_adapter()
         card = json.loads((adapter / CARD_FILE).read_text())
-        model, tokenizer = load_base()
-        with peft_quirks():
-            merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        if (adapter / "adapter_config.json").exists():
+            model, tokenizer = load_base()
+            with peft_quirks():
+                merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        else:
+            merged = AutoModelForSequenceClassification.from_pretrained(adapter)
+            tokenizer = AutoTokenizer.from_pretrained(adapter)
         return cls(
             merged,
             tokenizer,

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, bindparam, delete, func, insert, literal, select
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.postgresql import ARRAY, insert as pg_insert
 from sqlalchemy.orm import Session
 
 from mpi_store.models import BlockingKey, GoldenRecord, Link, LinkerRecord, TermFrequency
