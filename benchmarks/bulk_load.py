@@ -12,7 +12,6 @@ Usage: .venv/bin/python benchmarks/bulk_load.py --sizes 100000,1000000
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import random
 import re
@@ -26,7 +25,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS
 from mpi_store.datasets import RECORDS_FILE
@@ -34,6 +32,7 @@ from mpi_store.datasets import RECORDS_FILE
 sys.path.insert(0, str(Path(__file__).parent))
 from linker_scale import _database
 from population import name_pools, person
+from report import report
 
 SCHEMA = pa.schema(
     [
@@ -155,7 +154,6 @@ def main(
         }
         results.append(row)
         Console().print(row)
-    table = Table(title="mpi bulk-load (one process, Splink on DuckDB, Postgres on loopback)")
     columns = {
         "records": "records",
         "people": "people",
@@ -166,13 +164,13 @@ def main(
         "peak RSS MiB": "peak_rss_mib",
         "load avg": "loadavg_before",
     }
-    for name in columns:
-        table.add_column(name)
-    for row in results:
-        table.add_row(*(str(row.get(key, "")) for key in columns.values()))
-    Console().print(table)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "bulk_load", "results": results}, indent=2) + "\n")
+    report(
+        "bulk_load",
+        "mpi bulk-load (one process, Splink on DuckDB, Postgres on loopback)",
+        columns,
+        results,
+        out,
+    )
 
 
 if __name__ == "__main__":

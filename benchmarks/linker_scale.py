@@ -10,7 +10,6 @@ Usage: .venv/bin/python benchmarks/linker_scale.py --sizes 10000,100000
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import re
@@ -25,7 +24,6 @@ from typing import Annotated, Any
 import httpx
 import typer
 from rich.console import Console
-from rich.table import Table
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
@@ -39,6 +37,7 @@ from mpi_store.repositories import LinkerIndexRepository
 sys.path.insert(0, str(Path(__file__).parent))
 from population import name_pools, person, seed
 from post_records import measure
+from report import report
 
 KEY = "mpik_bench_" + "x" * 24
 
@@ -207,7 +206,6 @@ def main(
             row.update(_bulk(server_url, size, rng))
         results.append(row)
         Console().print(row)
-    table = Table(title="Online linking (api + linker, 1 process each, 2 cores)")
     columns = {
         "stored": "stored_records",
         "p50 ms": "seq_p50_ms",
@@ -219,13 +217,13 @@ def main(
         "16 clients p99 ms": "c16_p99_ms",
         "bulk rec/s": "bulk_records_per_s",
     }
-    for name in columns:
-        table.add_column(name)
-    for row in results:
-        table.add_row(*(str(row.get(key, "")) for key in columns.values()))
-    Console().print(table)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "linker_scale", "results": results}, indent=2) + "\n")
+    report(
+        "linker_scale",
+        "Online linking (api + linker, 1 process each, 2 cores)",
+        columns,
+        results,
+        out,
+    )
 
 
 if __name__ == "__main__":
