@@ -64,7 +64,9 @@ def pair_dataset(tmp_path_factory) -> Path:
         events["source"], events["source_record_id"], RECORD_KEY_SEPARATOR
     )
     write_pairs(path, pairs, events.filter(pc.is_in(record_keys, value_set=keys)))
-    (path / CARD_FILE).write_text(json.dumps({"source": "data/fixture", "pairs": len(pairs)}))
+    population = {"name": "fixture", "patients": 200, "records": 401, "seed": 42}
+    card = {"population": population, "parameters": {"seed": 7}, "pairs": len(pairs)}
+    (path / CARD_FILE).write_text(json.dumps(card))
     return path
 
 

@@ -90,7 +90,9 @@ def test_the_minilm_adapter_exports_for_the_local_backend(pair_dataset, tmp_path
     classifier = LocalClassifier.load(model)
     assert classifier.model_id == card["version"]
     assert classifier.max_tokens == 128
-    assert card["version"] in (model / "README.md").read_text()
+    readme = " ".join((model / "README.md").read_text().split())
+    assert card["version"] in readme
+    assert "population `fixture`, 200 patients, 401 records, seed 42; pairs seed 7" in readme
 
 
 def test_the_gemma3_decoder_is_merged_for_vllm(exported_gemma3, gemma3_base, pair_dataset):

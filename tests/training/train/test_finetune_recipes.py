@@ -68,7 +68,7 @@ def test_medgemma_recipe_matches_clinfuse_and_targets_gemma3_modules(gemma3_base
     assert any("score" in name for name in trainable)
 
 
-def test_cpu_small_adapter_stays_small_enough_to_ship():
+def test_cpu_small_trains_the_top_layers_whole_and_stays_small_enough_to_ship():
     from peft import get_peft_model
 
     recipe = load_recipe("cpu-small")
@@ -77,6 +77,10 @@ def test_cpu_small_adapter_stays_small_enough_to_ship():
     with peft_quirks():
         peft_model = get_peft_model(model, lora_config(recipe))
 
-    trainable = sum(p.numel() for p in peft_model.parameters() if p.requires_grad)
-    assert trainable * 4 < 3_000_000
-    assert any("pooler" in n for n, p in peft_model.named_parameters() if p.requires_grad)
+    trainable = {n: p.numel() for n, p in peft_model.named_parameters() if p.requires_grad}
+    # Float32 weights under the repository's 20 MB limit per file.
+    assert sum(trainable.values()) * 4 < 20_000_000
+    lora_layers = {int(n.split("layer.")[1].split(".")[0]) for n in trainable if "lora_" in n}
+    assert lora_layers == {0, 1, 2, 3}
+    for whole in ("layer.4.", "layer.5.", "pooler.", "classifier."):
+        assert any(whole in n and "modules_to_save" in n for n in trainable), whole

@@ -108,3 +108,22 @@ def test_evaluate_scores_fits_the_fusion_and_registers_the_model(dataset, tmp_pa
     assert saved["champion"]["model_id"] == evaluation["model"]
     assert saved["champion"]["dataset_sha256"] == file_sha256(dataset / "pairs.parquet")
     assert "PROMOTED to champion" in " ".join(result.output.split())
+    readme = (model / "README.md").read_text()
+    assert readme.count("## Evaluation") == 1
+    assert "| this model | test | 20 |" in readme
+
+
+def test_evaluating_again_replaces_the_model_cards_evaluation(dataset, tmp_path):
+    model = tmp_path / "minilm"
+    shutil.copytree(default_adapter(), model)
+    args = ["evaluate", str(model), "--data", str(dataset), "--registry", str(tmp_path / "r.json")]
+
+    for limit in ("12", "14"):
+        result = runner.invoke(app, [*args, "--limit", limit])
+        assert result.exit_code == 0, result.output
+
+    readme = (model / "README.md").read_text()
+    assert readme.count("## Evaluation") == 1
+    assert "| this model | test | 14 |" in readme
+    card = (default_adapter() / "README.md").read_text()
+    assert readme.startswith(card.split("\n## Evaluation")[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from mpi_training.evaluate import RecordKey
 from mpi_training.train.calibration import plot_reliability, scores
 from mpi_training.train.card import now
 from mpi_training.train.dataset import DatasetPair, PairDataset
+from mpi_training.train.modelcard import README_FILE, add_evaluation
 from mpi_training.train.registry import ChampionUnavailable, Entry, Registry, promote
 
 EVALUATION_FILE = "evaluation.json"
@@ -47,6 +49,8 @@ class Backend:
     training_prior: float
     test: list[float]
     val: list[float]
+    # Test pairs classified per second, summaries included, on this machine.
+    pairs_per_second: float
 
 
 @dataclass(frozen=True)
@@ -74,11 +78,14 @@ class Evaluation:
         def classify(pairs: Sequence[DatasetPair]) -> list[float]:
             return classifier.classify_texts(self.dataset.texts(pairs, classifier.summarizer))
 
+        started = time.perf_counter()
+        test = classify(self.test)
         return Backend(
             classifier.model_id,
             float(card["fusion"]["training_prior"]),
-            classify(self.test),
+            test,
             classify(self.val) if validation else [],
+            _rate(len(test), started),
         )
 
     def overlap(self) -> Backend:
@@ -90,11 +97,14 @@ class Evaluation:
                 [Pair(histories(p.first), histories(p.second)) for p in pairs]
             )
 
+        started = time.perf_counter()
+        test = classify(self.test)
         return Backend(
             classifier.model_id,
             classifier.fusion.training_prior,
-            classify(self.test),
+            test,
             classify(self.val),
+            _rate(len(test), started),
         )
 
     @property
@@ -117,6 +127,7 @@ class Evaluation:
         labels = [self.labels[i] for i in self.gray]
         return fusion, {
             "id": backend.model_id,
+            "pairs_per_second": backend.pairs_per_second,
             "test": scores(backend.test, self.labels),
             "test_gray": self.gray_scores(backend.test),
             "fusion": fusion.to_dict(),
@@ -186,6 +197,10 @@ class Evaluation:
         except (OSError, ValueError, KeyError) as e:
             raise ChampionUnavailable(f"{path} does not load ({type(e).__name__})") from e
         return self.entry(backend, path, date)
+
+
+def _rate(count: int, started: float) -> float:
+    return round(count / max(time.perf_counter() - started, 1e-9), 1)
 
 
 def _limited(pairs: list[DatasetPair], limit: int | None) -> list[DatasetPair]:
@@ -267,6 +282,7 @@ def evaluate_and_gate(
         "promotion": {"registry": str(registry_path), **asdict(decision)},
     }
     (out / EVALUATION_FILE).write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    add_evaluation(model / README_FILE, result)
     return result
 
 

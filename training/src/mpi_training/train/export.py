@@ -32,15 +32,14 @@ from mpi_classifier.backends.local import CARD_FILE, LocalClassifier, peft_quirk
 from mpi_classifier.fusion import Fusion
 from mpi_training.train.base import serve_as_gemma3_classifier
 from mpi_training.train.classifiers import encode, load_classifier, logits, summarizer
-from mpi_training.train.dataset import PairDataset
+from mpi_training.train.dataset import CARD_FILE as DATASET_CARD, PairDataset
 from mpi_training.train.finetune import ADAPTER_DIR, RECIPE_FILE, RUN_CARD
-from mpi_training.train.modelcard import model_card
+from mpi_training.train.modelcard import README_FILE, model_card
 from mpi_training.train.recipes import BASE_PACKAGE, Recipe, parse_recipe
 
 PARITY_TOLERANCE = 1e-4
 PARITY_PAIRS = 16
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
-README_FILE = "README.md"
 # What the model card repeats from the run card.
 RUN_FACTS = ("train_examples", "steps", "minutes", "device", "validation", "checks")
 
@@ -79,6 +78,7 @@ def export(run: Path, out: Path, *, data: Path | None = None) -> dict[str, Any]:
             "data": Path(run_card["data"]["path"]).name,
             "data_sha256": run_card["data"]["sha256"],
             "train_pairs": run_card["data"]["train_pairs"],
+            **_origin(dataset),
             **{key: run_card[key] for key in RUN_FACTS},
         },
     }
@@ -117,6 +117,15 @@ def export(run: Path, out: Path, *, data: Path | None = None) -> dict[str, Any]:
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     return card
+
+
+def _origin(dataset: PairDataset) -> dict[str, Any]:
+    """The population the pairs came from and the pairs' seed, from the dataset's card."""
+    card_path = dataset.path / DATASET_CARD
+    card = json.loads(card_path.read_text()) if card_path.is_file() else {}
+    if "population" not in card:
+        return {}
+    return {"population": card["population"], "pairs_seed": card["parameters"]["seed"]}
 
 
 def _write_adapter(run: Path, staging: Path) -> None:

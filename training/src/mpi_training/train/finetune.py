@@ -189,6 +189,7 @@ def examples(
 
 
 def lora_config(recipe: Recipe) -> Any:
+    layers = recipe.lora.layers_to_transform
     return peft.LoraConfig(
         task_type=peft.TaskType.SEQ_CLS,
         r=recipe.lora.r,
@@ -196,6 +197,9 @@ def lora_config(recipe: Recipe) -> Any:
         lora_dropout=recipe.lora.dropout,
         target_modules=list(recipe.lora.target_modules),
         modules_to_save=list(recipe.lora.modules_to_save),
+        layers_to_transform=None if layers is None else list(layers),
+        # BERT's and Gemma's blocks: `encoder.layer.N`, `layers.N`.
+        layers_pattern=None if layers is None else ["layer", "layers"],
     )
 
 

@@ -24,8 +24,11 @@ class LoraSettings(_Strict):
     alpha: int = Field(gt=0)
     dropout: float = Field(ge=0, lt=1)
     target_modules: tuple[str, ...]
-    # Trained whole beside the adapter (the classification head at least).
+    # Trained whole beside the adapter (the classification head at least; whole top layers
+    # such as "layer.5" too, which then leave `layers_to_transform` out).
     modules_to_save: tuple[str, ...]
+    # The layers (by index) that get LoRA; none: every layer.
+    layers_to_transform: tuple[int, ...] | None = None
 
 
 class TrainingSettings(_Strict):
