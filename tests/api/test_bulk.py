@@ -1,4 +1,5 @@
-"""Bulk load links like a replay through POST /records, and refuses a populated MPI."""
+"""Bulk load links like a replay through POST /records, writes all or nothing, and refuses a
+populated MPI."""
 
 from __future__ import annotations
 
@@ -6,14 +7,23 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from pydantic import ValidationError
+from sqlalchemy import func, select
 
-from mpi_api.bulk import bulk_load
+from mpi_api.bulk import bulk_load, ingest, predict
 from mpi_linker.model.artifact import load
 from mpi_store.datasets import iter_payloads
 from mpi_store.db import unit_of_work
 from mpi_store.errors import Conflict
-from mpi_store.models import Adjudication, Event, Outbox
+from mpi_store.models import (
+    Adjudication,
+    BlockingKey,
+    ClinicalEvent,
+    Event,
+    LinkerRecord,
+    Outbox,
+    SourceRecord,
+)
 from mpi_store.repositories import LinkRepository
 
 FIXTURE = Path(__file__).parents[2] / "data" / "fixture"
@@ -69,6 +79,39 @@ def test_bulk_load_writes_gray_pairs_for_adjudication(session):
     assert report.match_results["POSSIBLE_MATCH"] == len(outbox) > 0
     assert len(adjudications) >= len(outbox)
     assert {a.state for a in adjudications} == {"pending"}
+
+
+def test_bulk_load_scored_in_chunks_links_as_in_one(connection, session_factory, monkeypatch):
+    savepoint = connection.begin_nested()
+    _, payloads = iter_payloads(FIXTURE)
+    with unit_of_work(session_factory) as session:
+        whole = bulk_load(session, payloads=payloads, artifact=load())
+    in_one, _ = _partition(session_factory)
+    savepoint.rollback()
+
+    # The fixture's blocks give about a thousand pairs: this scores them in about ten chunks.
+    monkeypatch.setattr(predict, "BLOCKED_PAIRS_PER_CHUNK", 100)
+    _, payloads = iter_payloads(FIXTURE)
+    with unit_of_work(session_factory) as session:
+        chunked = bulk_load(session, payloads=payloads, artifact=load())
+    in_chunks, _ = _partition(session_factory)
+
+    assert chunked == whole
+    assert in_chunks == in_one
+
+
+def test_a_record_failing_validation_leaves_nothing_written(session_factory, monkeypatch):
+    monkeypatch.setattr(ingest, "BATCH", 100)
+    _, payloads = iter_payloads(FIXTURE)
+    records = list(payloads)
+    records[250]["birth_date"] = "not a date"  # after two batches have been written
+
+    with pytest.raises(ValidationError), unit_of_work(session_factory) as session:
+        bulk_load(session, payloads=records, artifact=load())
+
+    with session_factory() as session:
+        for model in (SourceRecord, ClinicalEvent, LinkerRecord, BlockingKey):
+            assert session.scalar(select(func.count()).select_from(model)) == 0
 
 
 def test_bulk_load_refuses_a_populated_mpi(client, make_record, session):

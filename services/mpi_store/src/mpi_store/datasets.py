@@ -70,8 +70,9 @@ def record_payload(record: dict[str, Any], events: list[dict[str, Any]]) -> dict
 
 
 def iter_payloads(data_dir: Path) -> tuple[int, Iterator[dict[str, Any]]]:
-    """How many records there are, and their payloads in file order, one record at a time."""
-    records = pq.read_table(data_dir / RECORDS_FILE).to_pylist()
+    """How many records there are, and their payloads in file order, one record at a time
+    (read a batch at a time: a million records as Python objects would take gigabytes)."""
+    records = pq.ParquetFile(data_dir / RECORDS_FILE)
     events_path = data_dir / EVENTS_FILE
     events = (
         pq.read_table(events_path).sort_by(
@@ -91,9 +92,10 @@ def iter_payloads(data_dir: Path) -> tuple[int, Iterator[dict[str, Any]]]:
                 if i == len(ids) or (sources[i], ids[i]) != (sources[start], ids[start]):
                     spans[(sources[start], ids[start])] = (start, i - start)
                     start = i
-        for record in records:
-            span = spans.get((record["source"], record["source_record_id"]))
-            rows = events.slice(*span).to_pylist() if events is not None and span else []
-            yield record_payload(record, rows)
+        for batch in records.iter_batches():
+            for record in batch.to_pylist():
+                span = spans.get((record["source"], record["source_record_id"]))
+                rows = events.slice(*span).to_pylist() if events is not None and span else []
+                yield record_payload(record, rows)
 
-    return len(records), generate()
+    return records.metadata.num_rows, generate()

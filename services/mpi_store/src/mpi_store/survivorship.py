@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS
-from mpi_store.models import SourceRecord
 
 
-def survive(records: Sequence[SourceRecord]) -> dict[str, Any]:
+class Member(Protocol):
+    """What survivorship reads of a linked record (a `SourceRecord` or the bulk load's view of
+    one), besides its `DEMOGRAPHIC_FIELDS`."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def updated_at(self) -> dt.datetime: ...
+
+    @property
+    def identifiers(self) -> list[dict[str, Any]]: ...
+
+
+def survive(records: Sequence[Member]) -> dict[str, Any]:
     """Most frequent non-empty value per field; ties go to the most recently updated record.
 
     Identifiers are the union of the records' distinct identifiers.

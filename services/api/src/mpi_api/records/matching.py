@@ -7,9 +7,10 @@ own provisional golden record and one adjudication per gray pair; otherwise NO_M
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,34 @@ from mpi_store.repositories import LinkRepository
 
 # Gray pairs adjudicated per record: the best few carry the evidence; the rest add GPU cost.
 MAX_GRAY_PAIRS = 5
+
+
+class Guarded(Protocol):
+    """What the guards read of a record (a `SourceRecord` or the bulk load's view of one)."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def norm_ssn(self) -> str | None: ...
+
+    @property
+    def birth_date(self) -> dt.date | None: ...
+
+    @property
+    def norm_family_name(self) -> str | None: ...
+
+    @property
+    def norm_given_name(self) -> str | None: ...
+
+    @property
+    def phone(self) -> str | None: ...
+
+    @property
+    def address_line1(self) -> str | None: ...
+
+    @property
+    def identifiers(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +104,7 @@ class LinkerMatcher:
 
 
 def decide(
-    record: SourceRecord, scored: dict[str, Any], members: dict[int, list[SourceRecord]]
+    record: Guarded, scored: dict[str, Any], members: Mapping[int, Sequence[Guarded]]
 ) -> Decision:
     """The decision for `record` given the linker's answer and, by patient id, the records of
     the one patient in the auto tier (the only ones the guards read)."""
@@ -150,13 +179,13 @@ def _explain(candidate: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _guards(record: SourceRecord, golden_members: Sequence[SourceRecord]) -> list[str]:
+def _guards(record: Guarded, golden_members: Sequence[Guarded]) -> list[str]:
     """DESIGN §4: reasons an auto match must be reviewed instead."""
     mine = _guard_view(record)
     return sorted({g for other in golden_members for g in pair_guards(mine, _guard_view(other))})
 
 
-def _guard_view(record: SourceRecord) -> dict[str, Any]:
+def _guard_view(record: Guarded) -> dict[str, Any]:
     return {
         "source": record.source,
         "ssn": record.norm_ssn,

@@ -161,15 +161,21 @@ def event_rows(record: RecordCreate) -> list[dict[str, Any]]:
 
 def record_row(record: RecordCreate) -> SourceRecord:
     """A new, unsaved source record with its normalised matching keys."""
+    return SourceRecord(**record_columns(record))
+
+
+def record_columns(record: RecordCreate) -> dict[str, Any]:
+    """A new source record's columns but its id: as received, plus its normalised matching
+    keys."""
     demographics = {field: getattr(record, field) for field in DEMOGRAPHIC_FIELDS}
-    return SourceRecord(
-        source=record.source,
-        source_record_id=record.source_record_id,
+    return {
+        "source": record.source,
+        "source_record_id": record.source_record_id,
         **demographics,
-        identifiers=[i.model_dump() for i in record.identifiers],
-        norm_given_name=normalise.name(record.given_name),
-        norm_family_name=normalise.name(record.family_name),
-        norm_ssn=normalise.ssn(record.ssn),
-        content_hash=content_hash(record),
-        version=1,
-    )
+        "identifiers": [i.model_dump() for i in record.identifiers],
+        "norm_given_name": normalise.name(record.given_name),
+        "norm_family_name": normalise.name(record.family_name),
+        "norm_ssn": normalise.ssn(record.ssn),
+        "content_hash": content_hash(record),
+        "version": 1,
+    }

@@ -41,18 +41,6 @@ class LinkerIndexRepository:
                 insert(BlockingKey), [{"key": k, "record_id": record_id} for k in keys]
             )
 
-    def put_many(self, entries: Sequence[tuple[int, dict[str, Any], Sequence[str]]]) -> None:
-        """Index records that have no index entry yet (bulk load), in two statements."""
-        if not entries:
-            return
-        self.session.execute(
-            insert(LinkerRecord),
-            [{"record_id": record_id, "features": row} for record_id, row, _ in entries],
-        )
-        keys = [{"key": k, "record_id": record_id} for record_id, _, ks in entries for k in ks]
-        if keys:
-            self.session.execute(insert(BlockingKey), keys)
-
     def candidates(
         self, keys: Sequence[str], *, limit: int, exclude_record_id: int | None = None
     ) -> list[Candidate]:
