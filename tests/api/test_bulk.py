@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-from pydantic import ValidationError
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from mpi_api.bulk import bulk_load, ingest, predict
+from mpi_api.cli import app
 from mpi_linker.model.artifact import load
 from mpi_store.datasets import iter_payloads
 from mpi_store.db import unit_of_work
@@ -106,12 +109,37 @@ def test_a_record_failing_validation_leaves_nothing_written(session_factory, mon
     records = list(payloads)
     records[250]["birth_date"] = "not a date"  # after two batches have been written
 
-    with pytest.raises(ValidationError), unit_of_work(session_factory) as session:
+    with pytest.raises(ingest.InvalidRecord) as raised, unit_of_work(session_factory) as session:
         bulk_load(session, payloads=records, artifact=load())
+
+    assert str(raised.value).startswith("record 251: birth_date: ")
+    assert "not a date" not in str(raised.value)
 
     with session_factory() as session:
         for model in (SourceRecord, ClinicalEvent, LinkerRecord, BlockingKey):
             assert session.scalar(select(func.count()).select_from(model)) == 0
+
+
+def test_a_key_that_comes_twice_names_both_records(session):
+    _, payloads = iter_payloads(FIXTURE)
+    records = list(payloads)
+    records.append(dict(records[3]))
+
+    with pytest.raises(ingest.InvalidRecord, match=r"record 402: .* repeat record 4's"):
+        bulk_load(session, payloads=records, artifact=load())
+
+
+def test_the_command_names_the_bad_record_and_loads_nothing(tmp_path, database_url, monkeypatch):
+    table = pq.read_table(FIXTURE / "records.parquet")
+    records = table.to_pylist()
+    records[7]["sex"] = "sometimes"
+    pq.write_table(pa.Table.from_pylist(records, schema=table.schema), tmp_path / "records.parquet")
+    monkeypatch.setenv("MPI_DATABASE_URL", database_url)
+
+    result = CliRunner().invoke(app, ["bulk-load", str(tmp_path), "--state-dir", str(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "Nothing was loaded: record 8: sex: " in " ".join(result.output.split())
 
 
 def test_bulk_load_refuses_a_populated_mpi(client, make_record, session):

@@ -192,17 +192,24 @@ def bulk_load_command(
 ) -> None:
     """Load and link a whole dataset into an empty MPI with Splink's batch predict."""
     from mpi_api.bulk import bulk_load
+    from mpi_api.bulk.ingest import InvalidRecord
     from mpi_linker.model.artifact import load
     from mpi_store.datasets import iter_payloads
+    from mpi_store.errors import Conflict
 
     _, url = _database_url(state_dir)
     upgrade(url)
     _, payloads = iter_payloads(data)
     engine = make_engine(url, pool_size=1)
     started = time.perf_counter()
-    with unit_of_work(make_sessionmaker(engine)) as session:
-        report = bulk_load(session, payloads=payloads, artifact=load(model))
-    engine.dispose()
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            report = bulk_load(session, payloads=payloads, artifact=load(model))
+    except (InvalidRecord, Conflict) as e:
+        typer.secho(f"Nothing was loaded: {e}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(2) from e
+    finally:
+        engine.dispose()
     elapsed = time.perf_counter() - started
     print(
         f"{report.records} records -> {report.golden_records} patients in {elapsed:.1f} s "

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pyarrow as pa
+from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -98,8 +99,12 @@ def ingest_records(
     stored_at: dt.datetime = session.execute(select(func.now())).scalar_one()
     records: list[StoredRecord] = []
     features_by_batch: list[pa.RecordBatch] = []
+    positions: dict[tuple[str, str], int] = {}
     for chunk in batches(payloads, BATCH):
-        contracts = [RecordCreate.model_validate(payload) for payload in chunk]
+        contracts = [
+            _validated(len(records) + offset + 1, payload, positions)
+            for offset, payload in enumerate(chunk)
+        ]
         batch = _Batch()
         for record_id, contract in zip(
             reserve_ids(session, SourceRecord, len(contracts)), contracts, strict=True
@@ -108,6 +113,33 @@ def ingest_records(
         batch.write(session)
         features_by_batch.append(pa.RecordBatch.from_pylist(batch.linker_rows, schema=SCHEMA))
     return records, pa.Table.from_batches(features_by_batch, schema=SCHEMA)
+
+
+class InvalidRecord(ValueError):
+    """A record of the load is invalid: its position (1-based), its key and the fields at
+    fault, never their values."""
+
+
+def _validated(
+    position: int, payload: Mapping[str, Any], positions: dict[tuple[str, str], int]
+) -> RecordCreate:
+    """The record's contract; `positions` (each key's position so far) catches a key that
+    comes twice, which one load cannot store."""
+    try:
+        contract = RecordCreate.model_validate(payload)
+    except ValidationError as e:
+        fields = "; ".join(
+            f"{'.'.join(map(str, error['loc'])) or 'record'}: {error['msg']}"
+            for error in e.errors(include_input=False, include_url=False)
+        )
+        raise InvalidRecord(f"record {position}: {fields}") from None
+    key = (contract.source, contract.source_record_id)
+    if key in positions:
+        raise InvalidRecord(
+            f"record {position}: source and source_record_id repeat record {positions[key]}'s"
+        )
+    positions[key] = position
+    return contract
 
 
 @dataclass
