@@ -41,6 +41,13 @@ def _partition(session_factory):
     return {frozenset(members) for members in clusters.values()}, rows
 
 
+def _load_fixture(session_factory):
+    """Bulk-load the fixture in a unit of work (committed to the test's connection)."""
+    _, payloads = iter_payloads(FIXTURE)
+    with unit_of_work(session_factory) as session:
+        return bulk_load(session, payloads=payloads, artifact=load())
+
+
 def _creations(session_factory):
     """The patient and link creations the event stream reports, by type and match result."""
     with session_factory() as session:
@@ -50,9 +57,7 @@ def _creations(session_factory):
 
 def test_bulk_load_gives_the_clusters_of_a_replay(client, connection, session_factory):
     savepoint = connection.begin_nested()
-    _, payloads = iter_payloads(FIXTURE)
-    with unit_of_work(session_factory) as session:
-        report = bulk_load(session, payloads=payloads, artifact=load())
+    report = _load_fixture(session_factory)
     bulk, bulk_rows = _partition(session_factory)
     bulk_events = _creations(session_factory)
     savepoint.rollback()
@@ -86,17 +91,13 @@ def test_bulk_load_writes_gray_pairs_for_adjudication(session):
 
 def test_bulk_load_scored_in_chunks_links_as_in_one(connection, session_factory, monkeypatch):
     savepoint = connection.begin_nested()
-    _, payloads = iter_payloads(FIXTURE)
-    with unit_of_work(session_factory) as session:
-        whole = bulk_load(session, payloads=payloads, artifact=load())
+    whole = _load_fixture(session_factory)
     in_one, _ = _partition(session_factory)
     savepoint.rollback()
 
     # The fixture's blocks give about a thousand pairs: this scores them in about ten chunks.
     monkeypatch.setattr(predict, "BLOCKED_PAIRS_PER_CHUNK", 100)
-    _, payloads = iter_payloads(FIXTURE)
-    with unit_of_work(session_factory) as session:
-        chunked = bulk_load(session, payloads=payloads, artifact=load())
+    chunked = _load_fixture(session_factory)
     in_chunks, _ = _partition(session_factory)
 
     assert chunked == whole
