@@ -29,10 +29,27 @@ def error_count(config: CorruptionConfig, rng: random.Random) -> int:
     return min(1, config.max_errors)
 
 
+@dataclasses.dataclass(frozen=True)
+class Corruption:
+    """A corrupted record, its changes in order, and how many errors were attempted."""
+
+    record: Record
+    applied: list[AppliedError]
+    attempts: int
+
+
 def corrupt(
     record: Record, context: Context, config: CorruptionConfig, rng: random.Random
 ) -> tuple[Record, list[AppliedError]]:
     """A corrupted copy of `record` and the changes, in order; later ones may rewrite earlier."""
+    result = corrupt_record(record, context, config, rng)
+    return result.record, result.applied
+
+
+def corrupt_record(
+    record: Record, context: Context, config: CorruptionConfig, rng: random.Random
+) -> Corruption:
+    """`corrupt`, also saying how many errors were drawn (attempts, no-ops included)."""
     out = dict(record)
     applied: list[AppliedError] = []
     wanted = error_count(config, rng)
@@ -41,8 +58,10 @@ def corrupt(
     by_category: dict[str, list[ErrorType]] = {
         c: [e for e in ERROR_TYPES if e.category == c] for c in categories
     }
+    # Without redraws every drawn error is one attempt, whether or not it changes anything.
+    max_draws = wanted * MAX_DRAWS_PER_ERROR if config.redraw_no_ops else wanted
     draws = done = 0
-    while done < wanted and draws < wanted * MAX_DRAWS_PER_ERROR:
+    while done < wanted and draws < max_draws:
         draws += 1
         category = rng.choices(categories, weights)[0]
         options = by_category[category]
@@ -56,4 +75,4 @@ def corrupt(
             applied.append(
                 AppliedError(done, change.field, error.name, change.before, change.after)
             )
-    return out, applied
+    return Corruption(out, applied, wanted)
