@@ -32,11 +32,13 @@ def event(kind: str, encounter: str | None, **fields: object) -> Event:
     return base
 
 
-def history(index: int, encounters: int = 5) -> PatientHistory:
-    """A plausible patient: encounters a month apart, each with an observation."""
+def history(
+    index: int, encounters: int = 5, spacing_days: int = 30, first: dt.date = dt.date(2020, 1, 15)
+) -> PatientHistory:
+    """A plausible patient: encounters `spacing_days` apart, each with an observation."""
     events: list[Event] = []
     for n in range(encounters):
-        day = dt.date(2020, 1, 15) + dt.timedelta(days=30 * n)
+        day = first + dt.timedelta(days=spacing_days * n)
         enc = f"enc-{index}-{n}"
         events.append(
             event(
@@ -74,12 +76,12 @@ def history(index: int, encounters: int = 5) -> PatientHistory:
     }
 
 
-def write_parts(out_dir: Path, params: SimulationParams, patients: int) -> None:
+def write_parts(out_dir: Path, params: SimulationParams, patients: int, **shape: object) -> None:
     """Checkpoints as if Synthea had run, so assembly tests need no simulation."""
     parts = out_dir / "parts"
     stamp_params(parts, params)
     for index in range(patients):
-        write_part(parts, {"index": index, "kept": True, "history": history(index)})
+        write_part(parts, {"index": index, "kept": True, "history": history(index, **shape)})
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 
 from mpi_store.contracts import RecordCreate
 from mpi_store.datasets import iter_payloads
+from mpi_training.generate import GenerateParams
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 
@@ -33,6 +34,24 @@ def test_files_match_the_manifest(name, preset, patients):
     lines = (folder / "error_log.jsonl").read_text(encoding="utf-8").splitlines()
     assert len(lines) == counts["field_changes"]
     assert not (folder / "parts").exists()
+
+
+@pytest.mark.parametrize("name", ["fixture", "eval"])
+def test_the_manifest_command_reproduces_the_committed_files(name):
+    # Both sets predate life events, collection profiles and registration-only records; their
+    # command turns those off, and those flags give the old code's bytes.
+    manifest = json.loads((DATA / name / "manifest.json").read_text(encoding="utf-8"))
+    parameters = manifest["parameters"]
+    params = GenerateParams.from_preset(
+        parameters["preset"],
+        patients=parameters["patients"],
+        seed=parameters["seed"],
+        life_events=False,
+        field_profiles=False,
+        registration_only_share=0.0,
+    )
+    assert params.corruption.as_json() == {**parameters["corruption"], "redraw_no_ops": True}
+    assert params.command() == manifest["command"]
 
 
 def test_fixture_records_are_valid_post_bodies():

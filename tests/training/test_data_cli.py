@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
 
+import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from mpi_training.cli import build_app
 from mpi_training.generate import GenerateParams
+from mpi_training.geography import zip_table
 
 runner = CliRunner()
 
@@ -58,6 +61,62 @@ def test_generate_from_checkpoints(tmp_path, fake_parts):
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["command"].startswith("mpi data generate --patients 5 --seed 8")
+
+
+def test_the_manifest_command_rebuilds_the_dataset(tmp_path, fake_parts):
+    args = ["data", "generate", "--patients", "6", "--seed", "8", "--preset", "standard",
+            "--no-life-events", "--no-field-profiles", "--registration-only-share", "0",
+            "--state", "Massachusetts", "--workers", "1"]  # fmt: skip
+    params = GenerateParams(
+        patients=6, seed=8, life_events=False, field_profiles=False, registration_only_share=0.0
+    )
+    fake_parts(tmp_path / "first", params.simulation, 6)
+    result = runner.invoke(build_app(), [*args, "--out", str(tmp_path / "first")])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "first" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["life_events"] is False
+    assert manifest["parameters"]["field_profiles"] is False
+    assert manifest["parameters"]["registration_only_share"] == 0.0
+    assert manifest["field_profiles"] == {}
+    assert manifest["counts"]["registration_only_records"] == 0
+    command = shlex.split(manifest["command"].replace("DIR", str(tmp_path / "second")))
+    assert command[:3] == ["mpi", "data", "generate"]
+    fake_parts(tmp_path / "second", params.simulation, 6)
+    result = runner.invoke(build_app(), [*command[1:], "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    for name in ("records.parquet", "events.parquet", "truth.parquet", "manifest.json"):
+        first, second = tmp_path / "first" / name, tmp_path / "second" / name
+        assert first.read_bytes() == second.read_bytes(), name
+
+
+def test_state_reaches_synthea_and_the_manifest(tmp_path, fake_parts):
+    params = GenerateParams(patients=3, seed=8, state="Texas")
+    fake_parts(tmp_path, params.simulation, 3)
+    result = runner.invoke(
+        build_app(),
+        ["data", "generate", "--patients", "3", "--seed", "8", "--state", "Texas",
+         "--out", str(tmp_path), "--workers", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["state"] == "Texas"
+    assert "--state 'Texas'" in manifest["command"]
+    # Fake patients live in Boston; whoever moved lived somewhere in Texas before.
+    texas = {p.postcode for p in zip_table("Texas").places}
+    postcodes = set(pq.read_table(tmp_path / "records.parquet")["postcode"].to_pylist())
+    assert postcodes - {"02118", None} <= texas
+
+
+def test_generate_refuses_an_unknown_state_and_a_share_past_one(tmp_path):
+    for flag, value in (("--state", "Atlantis"), ("--registration-only-share", "1.5")):
+        result = runner.invoke(
+            build_app(),
+            ["data", "generate", "--patients", "3", "--seed", "8", flag, value,
+             "--out", str(tmp_path)],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert flag in result.output
+        assert not (tmp_path / "manifest.json").exists()
 
 
 def test_load_requires_an_api_key(tmp_path, monkeypatch):

@@ -1,8 +1,9 @@
-"""Dataset assembly from checkpoints: determinism, nulls, truth and an exact error log."""
+"""Dataset assembly from checkpoints: determinism, nulls, truth, an exact error log, and life."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import shutil
 from collections import defaultdict
@@ -12,16 +13,22 @@ import pytest
 
 from mpi_store.contracts import RecordCreate
 from mpi_store.datasets import iter_payloads
+from mpi_training.corruption.config import CorruptionConfig
 from mpi_training.generate import GenerateParams, generate
+from mpi_training.geography import Place, zip_table
+from mpi_training.life_events import EVENT_KINDS, LifeEventRates
 from mpi_training.simulation import SimulationMismatchError
+from mpi_training.tables import read_rows, record_key
 
 OUTPUTS = ("records.parquet", "events.parquet", "truth.parquet", "error_log.jsonl", "manifest.json")
 PATIENTS = 60
+# Every facility holds the patient's one set of demographics, as before life events.
+STATIC = {"life_events": False, "field_profiles": False, "registration_only_share": 0.0}
 
 
 @pytest.fixture
 def dataset(tmp_path, fake_parts):
-    params = GenerateParams.from_preset("clinfuse-inference", patients=PATIENTS, seed=11)
+    params = GenerateParams.from_preset("clinfuse-inference", patients=PATIENTS, seed=11, **STATIC)
     out = tmp_path / "run"
     fake_parts(out, params.simulation, PATIENTS)
     manifest = generate(out, params, keep_parts=True)
@@ -40,7 +47,7 @@ def test_same_seed_and_parameters_give_byte_identical_files(dataset, tmp_path):
 
 def test_another_seed_gives_other_corruption(dataset, tmp_path, fake_parts):
     out, _params, _ = dataset
-    other = GenerateParams.from_preset("clinfuse-inference", patients=PATIENTS, seed=12)
+    other = GenerateParams.from_preset("clinfuse-inference", patients=PATIENTS, seed=12, **STATIC)
     fake_parts(tmp_path / "other", other.simulation, PATIENTS)
     generate(tmp_path / "other", other)
     assert (out / "records.parquet").read_bytes() != (
@@ -131,3 +138,147 @@ def test_resume_refuses_other_simulation_parameters(dataset):
     out, _, _ = dataset
     with pytest.raises(SimulationMismatchError):
         generate(out, GenerateParams(patients=PATIENTS, seed=99))
+
+
+# --- life events, collection profiles, registration-only feeds --------------------------------
+
+CLEAN = CorruptionConfig(0, 0, 0.0)
+MOVE_EVERY_YEAR = LifeEventRates(move_rate_by_age=((0, 1.0),), phone_change_rate=0.0)
+# Ten yearly encounters (2015-2024): the primary facility's last is in 2020, the others' later.
+SPREAD = {"encounters": 10, "spacing_days": 365, "first": dt.date(2015, 1, 15)}
+
+
+def _run(tmp_path, fake_parts, name, shape=None, **kwargs):
+    params = GenerateParams(patients=PATIENTS, seed=11, **kwargs)
+    out = tmp_path / name
+    fake_parts(out, params.simulation, PATIENTS, **(shape or {}))
+    return out, generate(out, params)
+
+
+def _by_patient(out):
+    truth = {record_key(t): t["patient_id"] for t in read_rows(out / "truth.parquet")}
+    patients = defaultdict(list)
+    for record in read_rows(out / "records.parquet"):
+        patients[truth[record_key(record)]].append(record)
+    return patients
+
+
+def _last_encounter(out):
+    last = {}
+    for event in read_rows(out / "events.parquet"):
+        if event["type"] == "encounter":
+            key = record_key(event)
+            last[key] = max(last.get(key, event["start"]), event["start"])
+    return last
+
+
+def test_a_moved_patients_early_and_late_records_differ_in_address(tmp_path, fake_parts):
+    out, manifest = _run(
+        tmp_path, fake_parts, "moves", SPREAD, corruption=CLEAN, confusable_share=0.0,
+        life_event_rates=MOVE_EVERY_YEAR, field_profiles=False, registration_only_share=0.0,
+    )  # fmt: skip
+    last = _last_encounter(out)
+    places = set(zip_table("Massachusetts").places)
+    straddling = 0
+    for records in _by_patient(out).values():
+        for record in records:
+            assert Place(record["postcode"], record["city"]) in places
+        for a, b in itertools.combinations(records, 2):
+            gap = abs(last[record_key(a)].year - last[record_key(b)].year)
+            if gap >= 2:  # a whole year of the window, so at least one move, lies between
+                straddling += 1
+                assert a["address_line1"] != b["address_line1"]
+            if gap == 0 and last[record_key(a)] == last[record_key(b)]:
+                assert a["address_line1"] == b["address_line1"]
+    assert straddling > 10
+    life = manifest["counts"]["life_events"]
+    assert life["patients_with_moves"] == PATIENTS
+    assert life["multi_facility_patients_with_other_addresses"] > 0
+    assert set(life["events"]) <= set(EVENT_KINDS)
+
+
+def test_without_life_events_every_facility_holds_the_same_person(tmp_path, fake_parts):
+    out, manifest = _run(
+        tmp_path, fake_parts, "static", SPREAD, corruption=CLEAN, confusable_share=0.0,
+        life_events=False, field_profiles=False,
+    )  # fmt: skip
+    for records in _by_patient(out).values():
+        assert len({(r["address_line1"], r["postcode"], r["phone"]) for r in records}) == 1
+    assert manifest["counts"]["life_events"] is None
+
+
+def test_facilities_leave_out_the_fields_of_their_profile(tmp_path, fake_parts):
+    out, manifest = _run(
+        tmp_path, fake_parts, "profiles", corruption=CLEAN, life_events=False,
+        registration_only_share=0.0,
+    )  # fmt: skip
+    profiles = manifest["field_profiles"]
+    assert set(profiles) == {f"facility-{i:02d}" for i in range(1, 6)}
+    assert any(profiles.values())
+    records = read_rows(out / "records.parquet")
+    for record in records:
+        left_out = set(profiles[record["source"]])
+        for field in ("ssn", "phone", "address_line1"):
+            assert (record[field] is None) == (field in left_out), field
+    ssn_blank = sum(r["ssn"] is None for r in records)
+    assert ssn_blank == manifest["counts"]["null_fields"]["ssn"] > 0
+
+
+def test_registration_only_records_keep_their_demographics_and_lose_their_events(
+    tmp_path, fake_parts
+):
+    full, _ = _run(tmp_path, fake_parts, "full", registration_only_share=0.0)
+    adt, manifest = _run(tmp_path, fake_parts, "adt", registration_only_share=0.4)
+    for name in ("records.parquet", "truth.parquet", "error_log.jsonl"):
+        assert (full / name).read_bytes() == (adt / name).read_bytes(), name
+    events_full, events_adt = defaultdict(list), defaultdict(list)
+    for folder, into in ((full, events_full), (adt, events_adt)):
+        for event in read_rows(folder / "events.parquet"):
+            into[record_key(event)].append(event)
+    dropped = set(events_full) - set(events_adt)
+    assert all(events_adt[key] == events_full[key] for key in events_adt)
+    records = manifest["counts"]["records"]
+    # Records that had no events to lose (an assigned facility with no encounter) count too.
+    assert len(dropped) <= manifest["counts"]["registration_only_records"] <= records
+    assert 0.25 < manifest["counts"]["registration_only_records"] / records < 0.55
+
+
+def test_lifelike_defaults_are_deterministic_and_in_the_manifest(tmp_path, fake_parts):
+    out, manifest = _run(tmp_path, fake_parts, "first", SPREAD)
+    params = GenerateParams(patients=PATIENTS, seed=11)
+    again = tmp_path / "again"
+    fake_parts(again, params.simulation, PATIENTS, **SPREAD)
+    generate(again, params)
+    for name in OUTPUTS:
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+    parameters, counts = manifest["parameters"], manifest["counts"]
+    assert parameters["state"] == "Massachusetts"
+    assert parameters["life_events"] is parameters["field_profiles"] is True
+    assert parameters["life_event_rates"]["move_rate_by_age"]["25"] == 0.20
+    assert parameters["field_profile_shares"]["ssn"] == pytest.approx(1 / 3)
+    assert parameters["registration_only_share"] == 0.15
+    assert counts["registration_only_records"] > 0
+    assert counts["life_events"]["patients_with_moves"] > 0
+    assert sum(counts["attempts_per_record"].values()) == counts["records"]
+    assert manifest["command"] == "mpi data generate --patients 60 --seed 11 --out DIR"
+
+
+def test_the_command_spells_out_what_is_not_the_default():
+    params = GenerateParams.from_preset("clinfuse-training", patients=200, seed=42, **STATIC)
+    assert params.command() == (
+        "mpi data generate --patients 200 --seed 42 --preset clinfuse-training "
+        "--no-life-events --no-field-profiles --registration-only-share 0 --out DIR"
+    )
+    other = GenerateParams(
+        patients=5,
+        seed=1,
+        corruption=CorruptionConfig(2, 2, 1.0),
+        preset="default+overrides",
+        state="Texas",
+        registration_only_share=0.25,
+    )
+    assert other.command() == (
+        "mpi data generate --patients 5 --seed 1 --min-errors 2 --max-errors 2 "
+        "--multi-error-probability 1.0 --state 'Texas' --registration-only-share 0.25 --out DIR"
+    )
+    assert other.simulation.state == "Texas"

@@ -19,9 +19,11 @@ from mpi_store.datasets import iter_payloads
 from mpi_training.corruption.config import PRESETS, CorruptionConfig
 from mpi_training.evaluate import evaluate_files
 from mpi_training.febrl import DATASETS, write_febrl
-from mpi_training.generate import FacilityMode, GenerateParams, generate
+from mpi_training.generate import REGISTRATION_ONLY_SHARE, FacilityMode, GenerateParams, generate
+from mpi_training.geography import states
 from mpi_training.replay import replay, write_clusters
 from mpi_training.simulation import default_workers
+from mpi_training.synthea_source import DEFAULT_STATE
 from mpi_training.tables import ERROR_LOG_FILE
 
 data_app = typer.Typer(help="Synthetic and benchmark datasets, and replaying them into an MPI.")
@@ -34,7 +36,10 @@ def generate_command(
     seed: Annotated[int, typer.Option(help="Seeds Synthea and every later draw.")],
     out: Annotated[Path, typer.Option(help="Output folder (resumes a run left there).")],
     preset: Annotated[
-        str | None, typer.Option(help=f"Error severity: {', '.join(PRESETS)}.")
+        str | None,
+        typer.Option(
+            help=f"Error severity: {', '.join(PRESETS)} (none: clinfuse-training's counts)."
+        ),
     ] = None,
     facility_mode: Annotated[
         str, typer.Option(help="split (ClinFuse's 5 facilities) or organisations (Synthea's).")
@@ -54,6 +59,19 @@ def generate_command(
     reference_date: Annotated[
         str, typer.Option(help="Synthea's 'today' (ISO date).")
     ] = "2025-01-01",
+    state: Annotated[
+        str, typer.Option(help="Synthea's state (full name), e.g. Texas.")
+    ] = DEFAULT_STATE,
+    life_events: Annotated[
+        bool, typer.Option(help="Moves, phone changes and marriages over the history window.")
+    ] = True,
+    field_profiles: Annotated[
+        bool, typer.Option(help="Facilities that never collect some fields (SSN, phone, ...).")
+    ] = True,
+    registration_only_share: Annotated[
+        float,
+        typer.Option(min=0.0, max=1.0, help="Share of records with no clinical events (ADT)."),
+    ] = REGISTRATION_ONLY_SHARE,
     workers: Annotated[int, typer.Option(min=1, help="Synthea processes.")] = default_workers(),
     keep_parts: Annotated[bool, typer.Option(help="Keep per-patient checkpoints.")] = False,
 ) -> None:
@@ -62,6 +80,11 @@ def generate_command(
         raise typer.BadParameter(f"choose from {', '.join(PRESETS)}", param_hint="--preset")
     if facility_mode not in ("split", "organisations"):
         raise typer.BadParameter("split or organisations", param_hint="--facility-mode")
+    if state not in states():
+        raise typer.BadParameter(
+            "not a state in Synthea's geography table (full name, e.g. Massachusetts)",
+            param_hint="--state",
+        )
     mode: FacilityMode = "split" if facility_mode == "split" else "organisations"
     corruption = PRESETS[preset] if preset else CorruptionConfig()
     overrides: dict[str, Any] = {
@@ -83,6 +106,10 @@ def generate_command(
         facilities=facilities,
         confusable_share=confusable_share,
         reference_date=dt.date.fromisoformat(reference_date),
+        state=state,
+        life_events=life_events,
+        field_profiles=field_profiles,
+        registration_only_share=registration_only_share,
     )
     manifest = generate(out, params, workers=workers, show_progress=True, keep_parts=keep_parts)
     counts = manifest["counts"]

