@@ -54,7 +54,7 @@ def test_clinfuse_effective_counts_attempts_and_keeps_no_ops():
     assert 0.26 < attempts[1] / len(runs) < 0.34  # 30% one attempt
     assert all(_effective(r) <= r.attempts for r in runs)
     lost = sum(r.attempts - _effective(r) for r in runs)
-    # ClinFuse's no-ops are lost attempts: on this record roughly a third of them.
+    # ClinFuse's no-ops are lost attempts: on this full record about a fifth of them.
     assert lost > 0.15 * sum(r.attempts for r in runs)
     assert any(_effective(r) == 0 for r in runs if r.attempts == 1)
 
