@@ -89,6 +89,24 @@ def test_the_manifest_command_rebuilds_the_dataset(tmp_path, fake_parts):
         assert first.read_bytes() == second.read_bytes(), name
 
 
+def test_no_ops_can_be_counted_on_any_preset(tmp_path, fake_parts):
+    params = GenerateParams(patients=4, seed=8)
+    fake_parts(tmp_path, params.simulation, 4)
+    result = runner.invoke(
+        build_app(),
+        ["data", "generate", "--patients", "4", "--seed", "8", "--preset", "adversarial",
+         "--no-redraw-no-ops", "--out", str(tmp_path), "--workers", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parameters"]["corruption"]["redraw_no_ops"] is False
+    assert manifest["parameters"]["preset"] == "adversarial+overrides"
+    assert "--preset adversarial --no-redraw-no-ops" in manifest["command"]
+    counts = manifest["counts"]
+    changed = sum(int(k) * v for k, v in counts["errors_per_record"].items())
+    assert changed < sum(int(k) * v for k, v in counts["attempts_per_record"].items())
+
+
 def test_state_reaches_synthea_and_the_manifest(tmp_path, fake_parts):
     params = GenerateParams(patients=3, seed=8, state="Texas")
     fake_parts(tmp_path, params.simulation, 3)

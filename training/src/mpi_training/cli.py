@@ -56,6 +56,10 @@ def generate_command(
     category_weights: Annotated[
         str | None, typer.Option(help='JSON object, e.g. \'{"name": 0.5, "missing": 0.5}\'.')
     ] = None,
+    redraw_no_ops: Annotated[
+        bool | None,
+        typer.Option(help="Override the preset: count changes (redraw no-ops) or attempts."),
+    ] = None,
     reference_date: Annotated[
         str, typer.Option(help="Synthea's 'today' (ISO date).")
     ] = "2025-01-01",
@@ -94,6 +98,7 @@ def generate_command(
             ("max_errors", max_errors),
             ("multi_error_probability", multi_error_probability),
             ("category_weights", json.loads(category_weights) if category_weights else None),
+            ("redraw_no_ops", redraw_no_ops),
         )
         if value is not None
     }

@@ -152,6 +152,8 @@ def _corruption_flags(base: CorruptionConfig, wanted: CorruptionConfig) -> list[
     ]
     if wanted.category_weights != base.category_weights:
         flags.append(f"--category-weights '{json.dumps(wanted.category_weights)}'")
+    if wanted.redraw_no_ops != base.redraw_no_ops:
+        flags.append("--redraw-no-ops" if wanted.redraw_no_ops else "--no-redraw-no-ops")
     return flags
 
 
