@@ -274,11 +274,11 @@ def test_the_command_spells_out_what_is_not_the_default():
         seed=1,
         corruption=CorruptionConfig(2, 2, 1.0),
         preset="default+overrides",
-        state="Texas",
+        state="New York",
         registration_only_share=0.25,
     )
     assert other.command() == (
         "mpi data generate --patients 5 --seed 1 --min-errors 2 --max-errors 2 "
-        "--multi-error-probability 1.0 --state 'Texas' --registration-only-share 0.25 --out DIR"
+        "--multi-error-probability 1.0 --state 'New York' --registration-only-share 0.25 --out DIR"
     )
-    assert other.simulation.state == "Texas"
+    assert other.simulation.state == "New York"

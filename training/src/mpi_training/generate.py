@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import logging
 import random
+import shlex
 import shutil
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -134,7 +135,7 @@ class GenerateParams:
         if self.reference_date != defaults.reference_date:
             parts.append(f"--reference-date {self.reference_date.isoformat()}")
         if self.state != defaults.state:
-            parts.append(f"--state '{self.state}'")
+            parts.append(f"--state {shlex.quote(self.state)}")
         if not self.life_events:
             parts.append("--no-life-events")
         if not self.field_profiles:
@@ -151,7 +152,7 @@ def _corruption_flags(base: CorruptionConfig, wanted: CorruptionConfig) -> list[
         if getattr(wanted, name) != getattr(base, name)
     ]
     if wanted.category_weights != base.category_weights:
-        flags.append(f"--category-weights '{json.dumps(wanted.category_weights)}'")
+        flags.append(f"--category-weights {shlex.quote(json.dumps(wanted.category_weights))}")
     if wanted.redraw_no_ops != base.redraw_no_ops:
         flags.append("--redraw-no-ops" if wanted.redraw_no_ops else "--no-redraw-no-ops")
     return flags
@@ -286,6 +287,7 @@ def _assemble(
     truth: list[dict[str, Any]] = []
     errors: dict[tuple[str, str], list[AppliedError]] = {}
     attempts: list[int] = []
+    registration_only = 0
     life = _LifeCounts()
     with StreamingWriter(out_dir / EVENTS_FILE, EVENT_SCHEMA) as events:
         for ordinal, history in enumerate(_histories(parts_dir, plan.indices)):
@@ -328,7 +330,7 @@ def _assemble(
                     }
                 )
                 if _registration_only(params, source, record_id):
-                    life.registration_only += 1
+                    registration_only += 1
                 else:
                     events.extend(_event_row(source, record_id, e) for e in facility_events)
             life.add_snapshots(snapshots)
@@ -338,7 +340,9 @@ def _assemble(
     write_table(records, RECORD_SCHEMA, out_dir / RECORDS_FILE)
     write_table(truth, TRUTH_SCHEMA, out_dir / TRUTH_FILE)
     _write_error_log(out_dir / ERROR_LOG_FILE, [record_key(r) for r in records], errors)
-    manifest = _manifest(params, plan, records, truth, errors, attempts, life, events.count)
+    manifest = _manifest(
+        params, plan, records, truth, errors, attempts, life, registration_only, events.count
+    )
     (out_dir / MANIFEST_FILE).write_text(
         json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8"
     )
@@ -404,7 +408,6 @@ class _LifeCounts:
     multi_facility_patients_with_other_addresses: int = 0
     multi_facility_patients_with_other_phones: int = 0
     multi_facility_patients_with_other_family_names: int = 0
-    registration_only: int = 0
 
     def add_patient(self, timeline: Timeline | None) -> None:
         kinds = Counter(e.kind for e in timeline.events) if timeline else Counter()
@@ -478,10 +481,11 @@ def _manifest(
     errors: dict[tuple[str, str], list[AppliedError]],
     attempts: list[int],
     life: _LifeCounts,
+    registration_only: int,
     n_events: int,
 ) -> dict[str, Any]:
     per_patient = Counter(row["patient_id"] for row in truth)
-    nulls = Counter(f for r in records for f in RECORD_FIELDS if f != "email" and r[f] is None)
+    nulls = Counter(f for r in records for f in RECORD_FIELDS if r[f] is None)
     per_record = [max((a.seq for a in applied), default=0) for applied in errors.values()]
     error_types = Counter(a.error_type for applied in errors.values() for a in applied)
     return {
@@ -501,7 +505,7 @@ def _manifest(
             "attempts_per_record": _distribution(attempts),
             "error_types": dict(sorted(error_types.items())),
             "confusable_groups": dict(sorted(Counter(g.relation for g in plan.groups).items())),
-            "registration_only_records": life.registration_only,
+            "registration_only_records": registration_only,
             "null_fields": dict(sorted(nulls.items())),
             "life_events": life.as_json() if params.life_events else None,
         },
