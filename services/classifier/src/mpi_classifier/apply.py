@@ -41,11 +41,15 @@ APPLY_LOCK = "mpi:adjudication.apply"
 
 @dataclass(frozen=True)
 class Scores:
-    classifier_probability: float
+    """The verdict's inputs; without a classifier probability (it abstained, `abstain_reason`
+    says why) the fused probability is Splink's own."""
+
+    classifier_probability: float | None
     fused_probability: float
     accept: bool
     backend: str
     model_id: str
+    abstain_reason: str | None = None
 
 
 def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict | None:
@@ -61,6 +65,7 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
         fused_probability=scores.fused_probability,
         classifier_backend=scores.backend,
         classifier_model=scores.model_id,
+        abstain_reason=scores.abstain_reason,
     )
     if adjudication is None:
         return None
@@ -70,10 +75,10 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
     if verdict is Verdict.NO_MATCH:
         finalise_no_match(session, record_id=adjudication.record_id)
     log.info(
-        "adjudication %s: %s (classifier %.4f, fused %.4f, %s)",
+        "adjudication %s: %s (classifier %s, fused %.4f, %s)",
         adjudication.id,
         verdict,
-        scores.classifier_probability,
+        scores.abstain_reason or f"{scores.classifier_probability:.4f}",
         scores.fused_probability,
         scores.model_id,
     )
@@ -82,12 +87,17 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
 
 def _reason(adjudication: Adjudication, scores: Scores, **extra: Any) -> dict[str, Any]:
     """Ids and scores only."""
+    classified = scores.classifier_probability is not None
     return {
-        "rule": "classifier",
+        "rule": "classifier" if classified else "splink_alone",
         "adjudication_id": adjudication.id,
         "candidate_record_id": adjudication.candidate_record_id,
         "splink_probability": adjudication.probability,
-        "classifier_probability": round(scores.classifier_probability, 6),
+        "classifier_probability": round(scores.classifier_probability, 6)
+        if scores.classifier_probability is not None
+        else None,
+        "abstain_reason": scores.abstain_reason,
+        "accept_alone_threshold": None if classified else adjudication.accept_alone_threshold,
         "fused_probability": round(scores.fused_probability, 6),
         "backend": scores.backend,
         "classifier_model": scores.model_id,
@@ -129,7 +139,8 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
         survivor, absorbed = (mine, theirs) if manual_mine else (theirs, mine)
         members_absorbed = members_mine if absorbed is mine else members_theirs
         merged = {"survivor": survivor.mpi_id, "absorbed": absorbed.mpi_id}
-        reason = _reason(adjudication, scores, rule="classifier_merge", merged=merged)
+        rule = "splink_alone_merge" if scores.abstain_reason else "classifier_merge"
+        reason = _reason(adjudication, scores, rule=rule, merged=merged)
         for _, link in members_absorbed:
             if link.id != record_link.id:
                 links.change(
@@ -149,7 +160,8 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
             record_link,
             golden_record_id=survivor.id,
             match_result=MatchResult.MATCH,
-            link_source=LinkSource.LLM,
+            # A link the classifier had no say in is Splink's, not the model's.
+            link_source=LinkSource.AUTO if scores.abstain_reason else LinkSource.LLM,
             link_state=LinkState.FINAL,
             probability=scores.fused_probability,
             reason=_reason(adjudication, scores, merged=merged or None),
@@ -195,16 +207,18 @@ def finalise_no_match(session: Session, *, record_id: int) -> bool:
     link = links.get_for_record(record_id)
     if link is None or link.link_source == LinkSource.MANUAL or link.link_state == LinkState.FINAL:
         return False
+    classified = any(a.classifier_probability is not None for a in adjudications)
     links.change(
         link,
         golden_record_id=link.golden_record_id,
         match_result=MatchResult.NO_MATCH,
-        link_source=LinkSource.LLM,
+        link_source=LinkSource.LLM if classified else LinkSource.AUTO,
         link_state=LinkState.FINAL,
         probability=max((a.fused_probability or 0.0) for a in adjudications),
         reason={
-            "rule": "classifier_no_match",
+            "rule": "classifier_no_match" if classified else "splink_alone_no_match",
             "adjudication_ids": [a.id for a in adjudications],
+            "abstain_reasons": [a.abstain_reason for a in adjudications],
             "fused_probabilities": [round(a.fused_probability or 0.0, 6) for a in adjudications],
         },
     )
