@@ -51,7 +51,7 @@ def _stored_frame() -> pa.Table:
                 select(SourceRecord.id, SourceRecord.source, SourceRecord.source_record_id)
             )
         }
-        rows = [(keys[i], f) for i, f in LinkerIndexRepository(session).all_features()]
+        rows = [(keys[i], f) for i, f, _ in LinkerIndexRepository(session).all_indexed()]
     engine.dispose()
     return frame_of_features(rows)
 
