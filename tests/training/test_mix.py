@@ -61,3 +61,17 @@ def test_datasets_of_other_patients_are_refused(two_presets, tmp_path, fake_part
 
     with pytest.raises(MixError, match="different patients"):
         mix([two_presets[0], other], tmp_path / "mixed")
+
+
+def test_the_command_mixes_or_says_what_is_wrong(two_presets, tmp_path):
+    from typer.testing import CliRunner
+
+    from mpi_training.cli import data_app
+
+    runner = CliRunner()
+    result = runner.invoke(data_app, ["mix", *map(str, two_presets), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    assert f"{PATIENTS} patients" in result.output
+
+    result = runner.invoke(data_app, ["mix", str(two_presets[0]), "--out", str(tmp_path / "n")])
+    assert result.exit_code == 2
