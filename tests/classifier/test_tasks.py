@@ -168,3 +168,16 @@ def test_a_pair_stored_without_a_splink_alone_bound_is_never_linked_without_evid
 
     assert _run_task(adjudication.id, retries=0) == "no_match"
     assert LinkRepository(session).get_for_record(record.id).match_result == "NO_MATCH"
+
+
+def test_possible_twins_without_history_go_to_a_person(session, store, runtime):
+    family = {"family_name": "Okafor", "birth_date": "1990-04-02", "address_line1": "3 Elm St"}
+    candidate, _ = store.record(source="FAC1", clinical=None, given_name="Chidi", **family)
+    record, _, (adjudication,) = store.gray_record(
+        [candidate], source="FAC2", probability=0.9, given_name="Amaka", **family
+    )
+
+    assert _run_task(adjudication.id, retries=0) == "review"
+
+    link = LinkRepository(session).get_for_record(record.id)
+    assert (link.match_result, link.link_state) == ("POSSIBLE_MATCH", "provisional")
