@@ -37,7 +37,8 @@ _DIGITS = re.compile(r"\D+")
 # what the classifier is doing).
 MERGE_GUARDS = frozenset({"conflicting_ssn", "conflicting_identifier"})
 # Relatives look alike to demographics; only a clinical history tells them apart. Without one
-# (the classifier abstained) a pair that looks like twins or a household goes to a person.
+# (the classifier abstained) a pair that looks like twins or a household, with given names
+# Splink finds different, goes to a person.
 RELATIVE_GUARDS = frozenset({"possible_twin", "possible_household_member"})
 # Every apply takes this lock: merges touch links and golden records of several patients, and
 # serialising them (they are rare and take milliseconds) rules out lost updates and deadlocks.
@@ -194,11 +195,16 @@ def _conflicts(
 
 
 def _relatives(session: Session, adjudication: Adjudication) -> bool:
-    pair = [
-        session.get_one(SourceRecord, i)
-        for i in (adjudication.record_id, adjudication.candidate_record_id)
-    ]
-    return bool(pair_guards(_guard_view(pair[0]), _guard_view(pair[1])) & RELATIVE_GUARDS)
+    """The twin or household guard fires and Splink found the given names different (a
+    negative weight), not one name with a typo."""
+    given = (adjudication.comparison_weights or {}).get("given_name") or {}
+    if given.get("match_weight", 0.0) >= 0:
+        return False
+    first, second = (
+        session.get_one(SourceRecord, record_id)
+        for record_id in (adjudication.record_id, adjudication.candidate_record_id)
+    )
+    return bool(pair_guards(_guard_view(first), _guard_view(second)) & RELATIVE_GUARDS)
 
 
 def _guard_view(record: SourceRecord) -> dict[str, Any]:
