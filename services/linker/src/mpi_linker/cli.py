@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -104,12 +104,7 @@ def train(
             records,
             seed=seed,
             card={
-                "training_data": {
-                    "source": name,
-                    "manifest": json.loads(manifest.read_text()).get("parameters")
-                    if manifest is not None and manifest.exists()
-                    else None,
-                },
+                "training_data": {"source": name, "manifest": _generated_by(manifest)},
             },
         )
     for line in artifact.card["em_sessions_skipped"]:
@@ -118,6 +113,14 @@ def train(
         console.print(f"[yellow]repaired[/]: {line}")
     _print_levels(artifact)
     _write(artifact, out)
+
+
+def _generated_by(manifest: Path | None) -> Any:
+    """What made the dataset: its generator's parameters, or the datasets a mix drew on."""
+    if manifest is None or not manifest.exists():
+        return None
+    found = json.loads(manifest.read_text())
+    return found.get("parameters") or found.get("mixed")
 
 
 @app.command("check")
