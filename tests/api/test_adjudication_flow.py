@@ -96,3 +96,26 @@ def test_two_people_in_the_gray_zone_stay_apart(
         "NO_MATCH",
         "final",
     )
+
+
+def test_without_clinical_history_splink_decides_alone(
+    live_client, make_record, moved, adjudicate_all
+):
+    live_client.post("/records", json=make_record(source="FAC1"))
+    second = live_client.post("/records", json=make_record(source="FAC2", **moved)).json()
+    assert second["match_result"] == "POSSIBLE_MATCH"
+
+    verdicts = adjudicate_all()
+
+    (decided,) = live_client.get("/adjudications", params={"state": "done"}).json()["items"]
+    assert decided["abstain_reason"] == "record_has_no_comparable_events"
+    assert decided["classifier_probability"] is None
+    bound = decided["accept_alone_threshold"]
+    assert 0 < bound < 1
+    expected = "match" if decided["splink_probability"] >= bound else "no_match"
+    assert verdicts == [expected]
+    record = live_client.get(f"/records/FAC2/{second['source_record_id']}").json()
+    patient = live_client.get(f"/patients/{record['mpi_id']}").json()
+    (link,) = [r for r in patient["records"] if r["source"] == "FAC2"]
+    # Splink decided, the classifier had nothing to read: the link is Splink's.
+    assert (link["link_source"], link["link_state"]) == ("AUTO", "final")

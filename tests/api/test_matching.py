@@ -34,6 +34,7 @@ def _candidate(record_id, golden_id, probability, tier):
 def _scored(*candidates):
     return {
         "model_version": "m1",
+        "accept_alone_threshold": 0.5,
         "candidates_found": len(candidates),
         "capped": False,
         "candidates": list(candidates),

@@ -48,6 +48,14 @@ def fixed_classifier() -> type[FixedClassifier]:
     return FixedClassifier
 
 
+# A history the classifier can read (so it does not abstain); `clinical=None` gives none.
+SOME_HISTORY = {
+    "conditions": [
+        {"code_system": "SNOMED", "code": "44054006", "display": "Diabetes", "onset": "2015-06-01"}
+    ]
+}
+
+
 class Store:
     """Builds what the api writes for a gray pair: records, golden records, links, an
     adjudication per pair and one outbox row."""
@@ -56,7 +64,7 @@ class Store:
         self.session = session
         self.counter = 0
 
-    def record(self, *, source: str = "FAC1", clinical=None, link=None, **demographics):
+    def record(self, *, source: str = "FAC1", clinical=SOME_HISTORY, link=None, **demographics):
         from mpi_api.records.service import event_rows, record_row
         from mpi_store.contracts import RecordCreate
         from mpi_store.enums import LinkSource, LinkState, MatchResult
@@ -100,7 +108,15 @@ class Store:
         self.session.flush()
         return stored, golden
 
-    def gray_record(self, candidates, *, probability: float = 0.3, **fields):
+    def gray_record(
+        self,
+        candidates,
+        *,
+        probability: float = 0.3,
+        accept_alone: float = 0.5,
+        comparison_weights=None,
+        **fields,
+    ):
         """A new record the api put on its own provisional golden record, with one pending
         adjudication per candidate record and one outbox row."""
         from mpi_store.enums import LinkState, MatchResult, OutboxTopic
@@ -126,8 +142,9 @@ class Store:
                 candidate_golden_record_id=links.get_for_record(candidate.id).golden_record_id,
                 probability=probability,
                 match_weight=0.0,
-                comparison_weights={},
+                comparison_weights=comparison_weights or {},
                 model_version="splink-test",
+                accept_alone_threshold=accept_alone,
             )
             for candidate in candidates
         ]

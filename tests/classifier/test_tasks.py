@@ -96,3 +96,103 @@ def test_retry_delays_grow_exponentially_with_jitter_and_a_cap():
     assert 8.0 <= delays[3] <= 16.0
     assert all(30.0 <= d <= 60.0 for d in delays[5:])
     assert len({tasks.backoff_seconds(4, base=2.0, cap=60.0) for _ in range(20)}) > 1
+
+
+ENCOUNTERS_ONLY = {
+    "encounters": [
+        {"code_system": "SNOMED", "code": "185349003", "display": "Check up", "start": "2020-01-02"}
+    ]
+}
+
+
+@pytest.mark.parametrize(
+    ("record_history", "candidate_history", "reason"),
+    [
+        (None, "some", "record_has_no_comparable_events"),
+        ("some", None, "candidate_has_no_comparable_events"),
+        (ENCOUNTERS_ONLY, "some", "record_has_no_comparable_events"),
+    ],
+)
+def test_without_comparable_history_the_classifier_abstains(
+    session, store, runtime, record_history, candidate_history, reason
+):
+    candidate, _ = store.record(
+        source="FAC1", **({} if candidate_history == "some" else {"clinical": candidate_history})
+    )
+    record, _, (adjudication,) = store.gray_record(
+        [candidate],
+        source="FAC2",
+        probability=0.3,
+        **({} if record_history == "some" else {"clinical": record_history}),
+    )
+
+    assert _run_task(adjudication.id, retries=0) == "no_match"
+
+    assert runtime.classifier.calls == 0
+    stored = AdjudicationRepository(session).get(adjudication.id)
+    assert stored.abstain_reason == reason
+    assert stored.classifier_probability is None
+    assert stored.fused_probability == 0.3
+    link = LinkRepository(session).get_for_record(record.id)
+    assert (link.match_result, link.link_source, link.link_state) == ("NO_MATCH", "AUTO", "final")
+    assert LinkRepository(session).history(record.id)[-1].reason["rule"] == "splink_alone_no_match"
+
+
+def test_an_abstained_pair_above_the_splink_alone_bound_is_linked_by_splink(
+    session, store, runtime
+):
+    candidate, candidate_golden = store.record(source="FAC1", clinical=None)
+    record, _, (adjudication,) = store.gray_record(
+        [candidate], source="FAC2", probability=0.7, accept_alone=0.5
+    )
+
+    assert _run_task(adjudication.id, retries=0) == "match"
+
+    assert runtime.classifier.calls == 0
+    link = LinkRepository(session).get_for_record(record.id)
+    assert link.golden_record_id == candidate_golden.id
+    # Splink decided, not the classifier: the link says so.
+    assert (link.match_result, link.link_source) == ("MATCH", "AUTO")
+    reason = LinkRepository(session).history(record.id)[-1].reason
+    assert reason["rule"] == "splink_alone"
+    assert reason["abstain_reason"] == "candidate_has_no_comparable_events"
+
+
+def test_a_pair_stored_without_a_splink_alone_bound_is_never_linked_without_evidence(
+    session, store, runtime
+):
+    candidate, _ = store.record(source="FAC1", clinical=None)
+    record, _, (adjudication,) = store.gray_record(
+        [candidate], source="FAC2", probability=0.95, accept_alone=None
+    )
+
+    assert _run_task(adjudication.id, retries=0) == "no_match"
+    assert LinkRepository(session).get_for_record(record.id).match_result == "NO_MATCH"
+
+
+TWINS = {"family_name": "Okafor", "birth_date": "1990-04-02", "address_line1": "3 Elm St"}
+
+
+@pytest.mark.parametrize(
+    ("given_weight", "verdict"),
+    # Given names Splink finds different: twins, for a person; alike (a typo): one patient.
+    [(-4.0, "review"), (3.5, "match")],
+)
+def test_possible_twins_without_history_go_to_a_person(
+    session, store, runtime, given_weight, verdict
+):
+    candidate, _ = store.record(source="FAC1", clinical=None, given_name="Chidi", **TWINS)
+    record, _, (adjudication,) = store.gray_record(
+        [candidate],
+        source="FAC2",
+        probability=0.9,
+        comparison_weights={"given_name": {"level": "x", "match_weight": given_weight}},
+        given_name="Amaka",
+        **TWINS,
+    )
+
+    assert _run_task(adjudication.id, retries=0) == verdict
+
+    link = LinkRepository(session).get_for_record(record.id)
+    expected = ("POSSIBLE_MATCH", "provisional") if verdict == "review" else ("MATCH", "final")
+    assert (link.match_result, link.link_state) == expected

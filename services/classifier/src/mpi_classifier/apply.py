@@ -11,6 +11,7 @@ person). MANUAL links are never changed by automation.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +31,15 @@ from mpi_store.repositories import AdjudicationRepository, GoldenRecordRepositor
 from mpi_store.survivorship import survive
 
 log = logging.getLogger(__name__)
+_DIGITS = re.compile(r"\D+")
 
 # Guards that forbid joining two golden records (the others route pairs to review, which is
 # what the classifier is doing).
 MERGE_GUARDS = frozenset({"conflicting_ssn", "conflicting_identifier"})
+# Relatives look alike to demographics; only a clinical history tells them apart. Without one
+# (the classifier abstained) a pair that looks like twins or a household, with given names
+# Splink finds different, goes to a person.
+RELATIVE_GUARDS = frozenset({"possible_twin", "possible_household_member"})
 # Every apply takes this lock: merges touch links and golden records of several patients, and
 # serialising them (they are rare and take milliseconds) rules out lost updates and deadlocks.
 APPLY_LOCK = "mpi:adjudication.apply"
@@ -41,11 +47,15 @@ APPLY_LOCK = "mpi:adjudication.apply"
 
 @dataclass(frozen=True)
 class Scores:
-    classifier_probability: float
+    """The verdict's inputs; without a classifier probability (it abstained, `abstain_reason`
+    says why) the fused probability is Splink's own."""
+
+    classifier_probability: float | None
     fused_probability: float
     accept: bool
     backend: str
     model_id: str
+    abstain_reason: str | None = None
 
 
 def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict | None:
@@ -61,19 +71,28 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
         fused_probability=scores.fused_probability,
         classifier_backend=scores.backend,
         classifier_model=scores.model_id,
+        abstain_reason=scores.abstain_reason,
     )
     if adjudication is None:
         return None
-    verdict = _merge(session, adjudication, scores) if scores.accept else Verdict.NO_MATCH
+    if not scores.accept:
+        verdict = Verdict.NO_MATCH
+    elif scores.abstain_reason and _relatives(session, adjudication):
+        log.info(
+            "adjudication %s: possible relatives without history, left for review", adjudication.id
+        )
+        verdict = Verdict.REVIEW
+    else:
+        verdict = _merge(session, adjudication, scores)
     adjudication.verdict = verdict
     session.flush()
     if verdict is Verdict.NO_MATCH:
         finalise_no_match(session, record_id=adjudication.record_id)
     log.info(
-        "adjudication %s: %s (classifier %.4f, fused %.4f, %s)",
+        "adjudication %s: %s (classifier %s, fused %.4f, %s)",
         adjudication.id,
         verdict,
-        scores.classifier_probability,
+        scores.abstain_reason or f"{scores.classifier_probability:.4f}",
         scores.fused_probability,
         scores.model_id,
     )
@@ -82,12 +101,17 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
 
 def _reason(adjudication: Adjudication, scores: Scores, **extra: Any) -> dict[str, Any]:
     """Ids and scores only."""
+    classified = scores.classifier_probability is not None
     return {
-        "rule": "classifier",
+        "rule": "classifier" if classified else "splink_alone",
         "adjudication_id": adjudication.id,
         "candidate_record_id": adjudication.candidate_record_id,
         "splink_probability": adjudication.probability,
-        "classifier_probability": round(scores.classifier_probability, 6),
+        "classifier_probability": round(scores.classifier_probability, 6)
+        if scores.classifier_probability is not None
+        else None,
+        "abstain_reason": scores.abstain_reason,
+        "accept_alone_threshold": None if classified else adjudication.accept_alone_threshold,
         "fused_probability": round(scores.fused_probability, 6),
         "backend": scores.backend,
         "classifier_model": scores.model_id,
@@ -129,7 +153,8 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
         survivor, absorbed = (mine, theirs) if manual_mine else (theirs, mine)
         members_absorbed = members_mine if absorbed is mine else members_theirs
         merged = {"survivor": survivor.mpi_id, "absorbed": absorbed.mpi_id}
-        reason = _reason(adjudication, scores, rule="classifier_merge", merged=merged)
+        rule = "splink_alone_merge" if scores.abstain_reason else "classifier_merge"
+        reason = _reason(adjudication, scores, rule=rule, merged=merged)
         for _, link in members_absorbed:
             if link.id != record_link.id:
                 links.change(
@@ -149,7 +174,8 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
             record_link,
             golden_record_id=survivor.id,
             match_result=MatchResult.MATCH,
-            link_source=LinkSource.LLM,
+            # A link the classifier had no say in is Splink's, not the model's.
+            link_source=LinkSource.AUTO if scores.abstain_reason else LinkSource.LLM,
             link_state=LinkState.FINAL,
             probability=scores.fused_probability,
             reason=_reason(adjudication, scores, merged=merged or None),
@@ -168,6 +194,19 @@ def _conflicts(
     return found
 
 
+def _relatives(session: Session, adjudication: Adjudication) -> bool:
+    """The twin or household guard fires and Splink found the given names different (a
+    negative weight), not one name with a typo."""
+    given = (adjudication.comparison_weights or {}).get("given_name") or {}
+    if given.get("match_weight", 0.0) >= 0:
+        return False
+    first, second = (
+        session.get_one(SourceRecord, record_id)
+        for record_id in (adjudication.record_id, adjudication.candidate_record_id)
+    )
+    return bool(pair_guards(_guard_view(first), _guard_view(second)) & RELATIVE_GUARDS)
+
+
 def _guard_view(record: SourceRecord) -> dict[str, Any]:
     return {
         "ssn": record.norm_ssn,
@@ -175,6 +214,9 @@ def _guard_view(record: SourceRecord) -> dict[str, Any]:
         "family_name": record.norm_family_name,
         "given_name": record.norm_given_name,
         "identifiers": record.identifiers,
+        # Digits and case-folded words: close enough to the linker's forms for a guard.
+        "phone": _DIGITS.sub("", record.phone or "")[-10:] or None,
+        "address": " ".join((record.address_line1 or "").casefold().split()) or None,
     }
 
 
@@ -195,16 +237,18 @@ def finalise_no_match(session: Session, *, record_id: int) -> bool:
     link = links.get_for_record(record_id)
     if link is None or link.link_source == LinkSource.MANUAL or link.link_state == LinkState.FINAL:
         return False
+    classified = any(a.classifier_probability is not None for a in adjudications)
     links.change(
         link,
         golden_record_id=link.golden_record_id,
         match_result=MatchResult.NO_MATCH,
-        link_source=LinkSource.LLM,
+        link_source=LinkSource.LLM if classified else LinkSource.AUTO,
         link_state=LinkState.FINAL,
         probability=max((a.fused_probability or 0.0) for a in adjudications),
         reason={
-            "rule": "classifier_no_match",
+            "rule": "classifier_no_match" if classified else "splink_alone_no_match",
             "adjudication_ids": [a.id for a in adjudications],
+            "abstain_reasons": [a.abstain_reason for a in adjudications],
             "fused_probabilities": [round(a.fused_probability or 0.0, 6) for a in adjudications],
         },
     )

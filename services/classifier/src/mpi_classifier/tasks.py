@@ -20,6 +20,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mpi_classifier import apply, history
+from mpi_classifier.abstention import abstain_reason
 from mpi_classifier.backends import Classifier, Pair, make_classifier
 from mpi_classifier.settings import Settings
 from mpi_classifier.worker import TASK_NAME, app
@@ -71,19 +72,39 @@ def adjudicate_once(
     if loaded is None:
         return "skipped"
     adjudication, pair = loaded
-    # No transaction is open while the classifier works (it may take seconds on a GPU queue).
-    probability = classifier.classify([pair])[0]
-    fused = classifier.fusion.fuse(adjudication.probability, probability)
-    scores = apply.Scores(
-        classifier_probability=probability,
-        fused_probability=fused,
-        accept=classifier.fusion.accept(fused),
-        backend=classifier.name,
-        model_id=classifier.model_id,
-    )
+    reason = abstain_reason(pair)
+    if reason is not None:
+        scores = _splink_alone(adjudication, classifier, reason)
+    else:
+        # No transaction is open while the classifier works (it may take seconds on a GPU
+        # queue).
+        probability = classifier.classify([pair])[0]
+        fused = classifier.fusion.fuse(adjudication.probability, probability)
+        scores = apply.Scores(
+            classifier_probability=probability,
+            fused_probability=fused,
+            accept=classifier.fusion.accept(fused),
+            backend=classifier.name,
+            model_id=classifier.model_id,
+        )
     with unit_of_work(session_factory) as session:
         verdict = apply.decide(session, adjudication_id=adjudication_id, scores=scores)
     return "skipped" if verdict is None else str(verdict)
+
+
+def _splink_alone(adjudication: Adjudication, classifier: Classifier, reason: str) -> apply.Scores:
+    """The documented gray policy without a classifier term: link at or above the linker
+    model's accept-alone bound (stored with the pair), else no match. A pair stored before
+    the bound existed is never linked this way."""
+    bound = adjudication.accept_alone_threshold
+    return apply.Scores(
+        classifier_probability=None,
+        fused_probability=adjudication.probability,
+        accept=bound is not None and adjudication.probability >= bound,
+        backend=classifier.name,
+        model_id=classifier.model_id,
+        abstain_reason=reason,
+    )
 
 
 def mark_failed(session_factory: sessionmaker[Session], adjudication_id: int) -> bool:

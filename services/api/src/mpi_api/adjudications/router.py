@@ -66,6 +66,8 @@ def _read(
         verdict=Verdict(adjudication.verdict) if adjudication.verdict else None,
         classifier_backend=adjudication.classifier_backend,
         classifier_model=adjudication.classifier_model,
+        abstain_reason=adjudication.abstain_reason,
+        accept_alone_threshold=adjudication.accept_alone_threshold,
         created_at=adjudication.created_at,
         updated_at=adjudication.updated_at,
     )

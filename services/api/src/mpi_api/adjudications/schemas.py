@@ -28,6 +28,9 @@ class AdjudicationRead(BaseModel):
     verdict: Verdict | None
     classifier_backend: str | None
     classifier_model: str | None
+    # Set when the classifier had no comparable clinical events to read; Splink decided alone.
+    abstain_reason: str | None
+    accept_alone_threshold: float | None
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -50,6 +50,7 @@ class Decided:
     mpi_ids: list[str]  # the golden records, by position
     members: Mapping[int, list[StoredRecord]]  # each golden record's records, by position
     model_version: str
+    accept_alone: float
 
 
 def decide_in_order(
@@ -81,6 +82,7 @@ def decide_in_order(
         )
         scored = {
             "model_version": artifact.version,
+            "accept_alone_threshold": artifact.thresholds.accept_alone,
             "candidates_found": len(candidates),
             "capped": False,
             "candidates": candidates,
@@ -114,7 +116,7 @@ def decide_in_order(
                 ),
             )
         )
-    return Decided(outcomes, mpi_ids, members, artifact.version)
+    return Decided(outcomes, mpi_ids, members, artifact.version, artifact.thresholds.accept_alone)
 
 
 def _candidate(

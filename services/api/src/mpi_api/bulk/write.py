@@ -140,6 +140,7 @@ def _write_adjudications(
             "match_weight",
             "comparison_weights",
             "model_version",
+            "accept_alone_threshold",
             "state",
         ),
         (
@@ -152,6 +153,7 @@ def _write_adjudications(
                 pair.match_weight,
                 pair.comparison_weights,
                 decided.model_version,
+                decided.accept_alone,
                 AdjudicationState.PENDING,
             )
             for adjudication_id, (record_id, pair) in zip(ids, gray, strict=True)

@@ -75,6 +75,8 @@ class Decision:
     reason: dict[str, Any]
     link_source: LinkSource = LinkSource.AUTO
     gray_pairs: list[GrayPair] = field(default_factory=list)
+    # The model's bound for linking a gray pair on Splink alone (the classifier abstaining).
+    accept_alone: float | None = None
 
 
 class LinkerMatcher:
@@ -163,6 +165,7 @@ def decide(
         model_version=version,
         reason={**reason, "rule": "gray_zone", "guards": guards},
         gray_pairs=pairs,
+        accept_alone=scored["accept_alone_threshold"],
     )
 
 

@@ -127,6 +127,7 @@ def _request_adjudication(session: Session, *, record: SourceRecord, decision: D
             match_weight=pair.match_weight,
             comparison_weights=pair.comparison_weights,
             model_version=decision.model_version,
+            accept_alone_threshold=decision.accept_alone,
         ).id
         for pair in decision.gray_pairs
     ]

@@ -54,6 +54,7 @@ def read_model(request: Request) -> ModelRead:
         version=artifact.version,
         auto_threshold=artifact.thresholds.auto,
         reject_threshold=artifact.thresholds.reject,
+        accept_alone_threshold=artifact.thresholds.accept_alone,
         comparisons=[c["output_column_name"] for c in artifact.splink["comparisons"]],
         card=artifact.card,
     )

@@ -37,6 +37,7 @@ class ScoreResponse(BaseModel):
     model_version: str
     auto_threshold: float
     reject_threshold: float
+    accept_alone_threshold: float
     candidates_found: int
     capped: bool
     candidates: list[CandidateScore]
@@ -46,5 +47,6 @@ class ModelRead(BaseModel):
     version: str
     auto_threshold: float
     reject_threshold: float
+    accept_alone_threshold: float
     comparisons: list[str]
     card: dict[str, Any]

@@ -63,6 +63,7 @@ def score_record(
         model_version=scorer.artifact.version,
         auto_threshold=thresholds.auto,
         reject_threshold=thresholds.reject,
+        accept_alone_threshold=thresholds.accept_alone,
         candidates_found=len(found),
         capped=capped,
         candidates=candidates,

@@ -26,6 +26,10 @@ class Adjudication(Timestamps, Base):
     # Per-comparison match weights from Splink: the explanation of the demographic score.
     comparison_weights: Mapped[dict[str, Any]] = mapped_column(JSONB)
     model_version: Mapped[str] = mapped_column(String(100))
+    # The linker model's bound for linking on Splink alone when the classifier abstains.
+    accept_alone_threshold: Mapped[float | None] = mapped_column(Double)
+    # Why the classifier gave no probability (no comparable clinical events on a side).
+    abstain_reason: Mapped[str | None] = mapped_column(String(100))
     state: Mapped[str] = mapped_column(String(20), default="pending")
     classifier_probability: Mapped[float | None] = mapped_column(Double)
     fused_probability: Mapped[float | None] = mapped_column(Double)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,21 @@ class LinkerIndexRepository:
             self.session.execute(
                 insert(BlockingKey), [{"key": k, "record_id": record_id} for k in keys]
             )
+
+    def all_indexed(self) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
+        """Every indexed record's comparison features and blocking keys, by record id."""
+        keys = (
+            select(BlockingKey.record_id, func.array_agg(BlockingKey.key).label("keys"))
+            .group_by(BlockingKey.record_id)
+            .subquery()
+        )
+        query = (
+            select(LinkerRecord.record_id, LinkerRecord.features, keys.c["keys"])
+            .outerjoin(keys, keys.c.record_id == LinkerRecord.record_id)
+            .order_by(LinkerRecord.record_id)
+        )
+        for row in self.session.execute(query.execution_options(yield_per=5000)):
+            yield row.record_id, row.features, sorted(row[2] or [])
 
     def candidates(
         self, keys: Sequence[str], *, limit: int, exclude_record_id: int | None = None
