@@ -282,3 +282,18 @@ def test_the_command_spells_out_what_is_not_the_default():
         "--multi-error-probability 1.0 --state 'New York' --registration-only-share 0.25 --out DIR"
     )
     assert other.simulation.state == "New York"
+
+
+def test_presets_share_the_people_and_their_lives(tmp_path, fake_parts):
+    runs = []
+    for preset in ("standard", "adversarial"):
+        params = GenerateParams.from_preset(preset, patients=PATIENTS, seed=11)
+        out = tmp_path / preset
+        fake_parts(out, params.simulation, PATIENTS, **SPREAD)
+        runs.append((out, generate(out, params)))
+    (first, one), (second, other) = runs
+    for name in ("events.parquet", "truth.parquet"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert one["counts"]["life_events"] == other["counts"]["life_events"]
+    assert one["field_profiles"] == other["field_profiles"]
+    assert one["counts"]["errors_per_record"] != other["counts"]["errors_per_record"]
