@@ -16,7 +16,13 @@ from mpi_api.adjudications.router import router as adjudications_router
 from mpi_api.events.router import router as events_router
 from mpi_api.health.router import router as health_router
 from mpi_api.linker_client import LinkerClient
-from mpi_api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware, error_response
+from mpi_api.middleware import (
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    error_response,
+)
 from mpi_api.patients.router import router as patients_router
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.router import router as records_router
@@ -56,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(CatchAllMiddleware)
     app.add_exception_handler(MPIError, _mpi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(records_router)

@@ -30,7 +30,9 @@ def start_postgres(data_dir: Path) -> tuple[object, str]:
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir, cleanup_mode="stop")
     admin_url = normalise_url(server.get_uri("postgres"))
-    engine = create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    engine = create_engine(
+        admin_url, isolation_level="AUTOCOMMIT", poolclass=NullPool, hide_parameters=True
+    )
     with engine.connect() as connection:
         exists = connection.scalar(
             text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": DATABASE_NAME}

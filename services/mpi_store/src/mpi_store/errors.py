@@ -9,6 +9,7 @@ MPIError
 ├── Forbidden (403)
 ├── Conflict (409)
 ├── PayloadTooLarge (413)
+├── InternalError (500)   (anything unexpected; logged by type and request id only)
 └── DependencyUnavailable (503)
     └── ClassifierUnavailable  (the classifier backend failed; adjudication retries)
 
@@ -60,6 +61,10 @@ class Conflict(MPIError):
 
 class PayloadTooLarge(MPIError):
     status_code = 413
+
+
+class InternalError(MPIError):
+    status_code = 500
 
 
 class DependencyUnavailable(MPIError):
