@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -16,10 +16,31 @@ Key = Annotated[str, Field(min_length=1, max_length=100)]
 MAX_EVENTS_PER_LIST = 5000
 
 
+def storable_text(value: str) -> str:
+    """Refuse text Postgres cannot store: NUL bytes, and lone surrogates (not UTF-8)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must not contain lone surrogates") from None
+    return value
+
+
+# For path and query parameters: the same refusal as every string field of a contract.
+StorableText = Annotated[str, AfterValidator(storable_text)]
+
+
 class Contract(BaseModel):
-    """Base for every inbound model: unknown fields are errors, strings are trimmed."""
+    """Base for every inbound model: unknown fields are errors, strings are trimmed and must be
+    storable."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        return storable_text(value) if isinstance(value, str) else value
 
 
 class Identifier(Contract):

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from mpi_api.deps import ReaderDep, SessionDep
 from mpi_api.patients import service
 from mpi_api.patients.schemas import LinkedRecordRead, PatientRead, RedirectRead
+from mpi_store.contracts import StorableText
 from mpi_store.enums import GoldenStatus
 
 router = APIRouter(prefix="/patients", tags=["patients"])
@@ -23,9 +24,10 @@ router = APIRouter(prefix="/patients", tags=["patients"])
         401: {"description": "Missing or unknown API key"},
         403: {"description": "Key lacks `patients:read`"},
         404: {"description": "Unknown mpi_id"},
+        422: {"description": "`mpi_id` is not storable text (a NUL byte)"},
     },
 )
-def read_patient(mpi_id: str, session: SessionDep, _: ReaderDep) -> Any:
+def read_patient(mpi_id: StorableText, session: SessionDep, _: ReaderDep) -> Any:
     """The golden record and its linked source records.
 
     A merged (redirected) `mpi_id` answers `308 Permanent Redirect` with `Location:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response, status
 from mpi_api.deps import ReaderDep, SessionDep, WriterDep
 from mpi_api.records import events, service
 from mpi_api.records.schemas import RecordLinkRead, RecordRead
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
+from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate, StorableText
 from mpi_store.repositories import SourceRecordRepository
 
 router = APIRouter(prefix="/records", tags=["records"])
@@ -65,7 +65,7 @@ def create_record(
     responses={404: {"description": "No such record"}, **_ERRORS},
 )
 def read_record(
-    source: str, source_record_id: str, session: SessionDep, _: ReaderDep
+    source: StorableText, source_record_id: StorableText, session: SessionDep, _: ReaderDep
 ) -> RecordRead:
     """The stored record as last received, with the patient it is linked to."""
     result = service.get_record(session, source=source, source_record_id=source_record_id)
