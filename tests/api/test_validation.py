@@ -125,3 +125,17 @@ def test_streamed_body_over_the_limit_is_413(client, session):
     assert response.status_code == 413
     assert _nothing_written(session)
 
+
+@pytest.mark.parametrize(
+    ("method", "path", "field"),
+    [
+        ("GET", "/events?after=9223372036854775808", "query.after"),
+        ("GET", "/adjudications?after=9223372036854775808", "query.after"),
+        ("POST", "/adjudications/9223372036854775808/requeue", "path.adjudication_id"),
+    ],
+)
+def test_an_id_past_64_bits_is_named(client, method, path, field):
+    response = client.request(method, path)
+
+    assert response.status_code == 422
+    assert [problem["field"] for problem in response.json()["detail"]] == [field]

@@ -29,6 +29,8 @@ def storable_text(value: str) -> str:
 
 # For path and query parameters: the same refusal as every string field of a contract.
 StorableText = Annotated[str, AfterValidator(storable_text)]
+# Ids are Postgres bigints: a larger number names no row and must be refused, not sent.
+MAX_ID = 2**63 - 1
 
 
 class Contract(BaseModel):

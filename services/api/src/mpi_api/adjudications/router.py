@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from mpi_api.adjudications import service
 from mpi_api.adjudications.schemas import AdjudicationPage, AdjudicationRead, RecordKey
 from mpi_api.deps import AdminDep, ReaderDep, SessionDep
+from mpi_store.contracts import MAX_ID
 from mpi_store.enums import AdjudicationState, Verdict
 from mpi_store.models import Adjudication, SourceRecord
 
@@ -25,7 +26,7 @@ def list_adjudications(
     session: SessionDep,
     _: ReaderDep,
     state: Annotated[AdjudicationState | None, Query(description="Only this state")] = None,
-    after: Annotated[int, Query(ge=0, description="Ids above this (paging)")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Ids above this (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AdjudicationPage:
     """Gray pairs in id order with their scores and verdicts; page with `after=next_after`."""
@@ -44,7 +45,7 @@ def list_adjudications(
     },
 )
 def requeue_adjudication(
-    adjudication_id: int, session: SessionDep, _: AdminDep
+    adjudication_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, _: AdminDep
 ) -> AdjudicationRead:
     """Send a failed adjudication back to the classifier (state `pending` again)."""
     adjudication = service.requeue(session, adjudication_id=adjudication_id)

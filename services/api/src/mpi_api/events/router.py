@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from mpi_api.deps import ReaderDep, SessionDep
 from mpi_api.events.schemas import EventPage, EventRead
+from mpi_store.contracts import MAX_ID
 from mpi_store.repositories import EventRepository
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -27,7 +28,9 @@ def list_events(
     _: ReaderDep,
     after: Annotated[
         int | None,
-        Query(ge=1, description="The last event id you processed (none: from the start)"),
+        Query(
+            ge=1, le=MAX_ID, description="The last event id you processed (none: from the start)"
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
