@@ -139,3 +139,19 @@ def test_an_id_past_64_bits_is_named(client, method, path, field):
 
     assert response.status_code == 422
     assert [problem["field"] for problem in response.json()["detail"]] == [field]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_non_finite_observation_value_is_named(client, make_record, session, number):
+    body = make_record(clinical={"observations": [{"value": "VALUE"}]})
+    content = json.dumps(body).replace('"VALUE"', number)
+
+    response = client.post(
+        "/records", content=content, headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    fields = [problem["field"] for problem in response.json()["detail"]]
+    assert fields
+    assert all(field.startswith("clinical.observations.0.value") for field in fields)
+    assert _nothing_written(session)

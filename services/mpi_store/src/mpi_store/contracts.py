@@ -35,9 +35,11 @@ MAX_ID = 2**63 - 1
 
 class Contract(BaseModel):
     """Base for every inbound model: unknown fields are errors, strings are trimmed and must be
-    storable."""
+    storable, numbers finite (NaN is not JSON, and Infinity reads back as null)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, allow_inf_nan=False
+    )
 
     @field_validator("*")
     @classmethod
