@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 from sqlalchemy import func, select
 
@@ -216,6 +218,21 @@ class TestReadRecord:
 
         assert response.status_code == 404
         assert response.json()["error"] == "RecordNotFound"
+
+    def test_an_id_holding_a_slash_reads_back(self, client, make_record):
+        record_id = "Ü/ß?#&"
+        client.post("/records", json=make_record(source="UNI", source_record_id=record_id))
+
+        response = client.get(f"/records/UNI/{quote(record_id, safe='')}")
+
+        assert response.status_code == 200
+        assert response.json()["source_record_id"] == record_id
+
+    def test_an_unknown_path_is_404_in_the_error_format(self, client):
+        response = client.get("/nothing-here")
+
+        assert response.status_code == 404
+        assert response.json() == {"error": "NotFound", "detail": "Not Found"}
 
     def test_one_link_per_record(self, client, make_record, session):
         client.post("/records", json=make_record(source_record_id="A1"))

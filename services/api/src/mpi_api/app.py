@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from mpi_api.adjudications.router import router as adjudications_router
 from mpi_api.events.router import router as events_router
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CatchAllMiddleware)
     app.add_exception_handler(MPIError, _mpi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.include_router(records_router)
     app.include_router(patients_router)
     app.include_router(adjudications_router)
@@ -76,6 +78,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def _mpi_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, MPIError)
     return error_response(error)
+
+
+# Starlette's own answers (no route, wrong method, unparsable body) in our error format.
+_HTTP_ERRORS = {400: "InvalidJSON", 404: "NotFound", 405: "MethodNotAllowed"}
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    return JSONResponse(
+        {"error": _HTTP_ERRORS.get(error.status_code, "HTTPError"), "detail": error.detail},
+        status_code=error.status_code,
+        headers=error.headers,
+    )
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:

@@ -60,7 +60,8 @@ def create_record(
 
 
 @router.get(
-    "/{source}/{source_record_id}",
+    # `:path`: a facility's id may hold `/` (sent as %2F, which the server decodes first).
+    "/{source}/{source_record_id:path}",
     operation_id="read_record",
     responses={404: {"description": "No such record"}, **_ERRORS},
 )
