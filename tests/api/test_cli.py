@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 
 import httpx
 from typer.testing import CliRunner
@@ -48,3 +50,25 @@ def test_up_serves_the_api_and_stops_on_ctrl_c(database_url, committed_engine, m
         assert patient.json()["golden"]["family_name"] == "Doe"
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", running.port)) != 0, "api still listening"
+
+
+def _mpi(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mpi_api.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_up_with_a_bad_setting_names_it_in_one_line(database_url, tmp_path):
+    secret = "many_QX7Z9"
+    env = {**os.environ, "MPI_DATABASE_URL": database_url, "MPI_API_DATABASE_POOL_SIZE": secret}
+
+    run = _mpi("up", "--state-dir", str(tmp_path), env=env)
+
+    assert run.returncode == 2
+    assert "MPI_API_DATABASE_POOL_SIZE" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert secret not in run.stdout + run.stderr

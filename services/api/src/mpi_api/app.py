@@ -30,6 +30,7 @@ from mpi_api.records.router import router as records_router
 from mpi_api.settings import Settings
 from mpi_store.db import make_engine, make_sessionmaker
 from mpi_store.errors import MPIError
+from mpi_store.settings import load_settings
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -37,7 +38,7 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings(Settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -22,7 +22,9 @@ import typer
 from mpi_api.embedded import EmbeddedRedis
 from mpi_store.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
 from mpi_store.enums import Scope
+from mpi_store.errors import ConfigurationError, InvalidInput
 from mpi_store.migrate import upgrade
+from mpi_store.settings import load_settings
 
 app = typer.Typer(help="Master Patient Index", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys", no_args_is_help=True)
@@ -56,19 +58,20 @@ def up(
     set), linker, api, outbox relay and adjudication worker."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server, url = _database_url(state_dir)
-    upgrade(url)
     dev_key = os.environ.get("MPI_DEV_API_KEY") or "mpik_dev_" + secrets.token_urlsafe(24)
+    linker_url = f"http://127.0.0.1:{linker_port}"
+    _check_settings(url=url, dev_key=dev_key, linker_url=linker_url)
+    upgrade(url)
     env = {
         **os.environ,
         "MPI_DATABASE_URL": url,
         "MPI_DEV_API_KEY": dev_key,
         "MPI_API_ENVIRONMENT": "dev",
+        "MPI_API_LINKER_URL": linker_url,
     }
     if "MPI_DEV_API_KEY" not in os.environ:
         print(f"Dev API key (all scopes): {dev_key}")
     print(f"MPI api on http://{host}:{port} (docs at /docs). Ctrl-C stops everything.")
-    linker_url = f"http://127.0.0.1:{linker_port}"
-    env["MPI_API_LINKER_URL"] = linker_url
     broker = None
     adjudication = _adjudication_installed()
     if adjudication and not os.environ.get("MPI_REDIS_URL"):
@@ -91,6 +94,17 @@ def up(
         ]
     _supervise(processes, broker=broker)
     del server  # stops the embedded server, if this command started it
+
+
+def _check_settings(*, url: str, dev_key: str, linker_url: str) -> None:
+    """Fail here, in one line, on a setting the api or the linker would refuse at start."""
+    from mpi_api.settings import Settings as ApiSettings
+    from mpi_linker.settings import Settings as LinkerSettings
+
+    load_settings(
+        ApiSettings, database_url=url, environment="dev", dev_api_key=dev_key, linker_url=linker_url
+    )
+    load_settings(LinkerSettings, database_url=url)
 
 
 def _adjudication_installed() -> bool:
@@ -252,7 +266,12 @@ def _load_plugins() -> None:
 
 def main() -> None:
     _load_plugins()
-    app()
+    try:
+        app()
+    except (ConfigurationError, InvalidInput) as error:
+        # The user's to fix: one line naming it, no traceback.
+        typer.secho(str(error), err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

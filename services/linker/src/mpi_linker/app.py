@@ -21,6 +21,7 @@ from mpi_linker.score.router import router as score_router
 from mpi_linker.scoring import Scorer
 from mpi_linker.settings import Settings
 from mpi_store.db import make_engine, make_sessionmaker
+from mpi_store.settings import load_settings
 
 
 @dataclass
@@ -48,7 +49,7 @@ class LinkerMetrics:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings(Settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
