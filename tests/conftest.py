@@ -48,7 +48,7 @@ def server_url() -> Iterator[str]:
     if url:
         yield normalise_url(url)
         return
-    from mpi_api.embedded import start_postgres
+    from mpi_store.embedded import start_postgres
 
     server, embedded_url = start_postgres(_EMBEDDED_DIR)
     yield embedded_url

@@ -8,9 +8,13 @@ import subprocess
 import sys
 
 import httpx
+import pytest
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from mpi_api.auth.service import resolve_key
 from mpi_api.cli import app
+from mpi_store.errors import InvalidInput
 
 
 def test_keys_create_prints_a_working_key(database_url, committed_engine, monkeypatch, tmp_path):
@@ -72,3 +76,41 @@ def test_up_with_a_bad_setting_names_it_in_one_line(database_url, tmp_path):
     assert "MPI_API_DATABASE_POOL_SIZE" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1, run.stderr
     assert secret not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("keys", "create", "--name", "x", "--scope", "admin"), ("linker", "refresh-tf")],
+)
+def test_a_command_outside_the_state_dir_creates_no_database(tmp_path, command):
+    run = _mpi(*command, "--state-dir", str(tmp_path), env=dict(os.environ))
+
+    assert run.returncode == 2, run.stderr
+    assert f"no MPI database under {tmp_path / 'pgdata'}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "pgdata").exists()
+
+
+def test_keys_list_and_revoke(database_url, committed_engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("MPI_DATABASE_URL", database_url)
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["keys", "create", "--name", "steward", "--scope", "patients:read"]
+    )
+    key_id = created.stdout.split()[2]
+    key = created.stdout.strip().splitlines()[-1]
+
+    listed = runner.invoke(app, ["keys", "list"])
+    revoked = runner.invoke(app, ["keys", "revoke", key_id])
+    again = runner.invoke(app, ["keys", "revoke", key_id])
+    listed_after = runner.invoke(app, ["keys", "list"])
+
+    assert "database: MPI_DATABASE_URL (postgresql+psycopg://" in created.stderr
+    assert f"{key_id}\tsteward\tpatients:read\t*" in listed.stdout
+    assert "active" in listed.stdout
+    assert key not in listed.stdout
+    assert revoked.exit_code == 0
+    assert isinstance(again.exception, InvalidInput)
+    assert "revoked" in listed_after.stdout
+    with Session(committed_engine) as session:
+        assert resolve_key(session, presented=key, dev_key=None) is None

@@ -13,14 +13,18 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from mpi_api.embedded import EmbeddedRedis
-from mpi_store.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
+from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
+from mpi_store.embedded import DEFAULT_STATE_DIR, resolve_database
 from mpi_store.enums import Scope
 from mpi_store.errors import ConfigurationError, InvalidInput
 from mpi_store.migrate import upgrade
@@ -29,17 +33,6 @@ from mpi_store.settings import load_settings
 app = typer.Typer(help="Master Patient Index", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-DEFAULT_STATE_DIR = Path(".mpi")
-
-
-def _database_url(state_dir: Path) -> tuple[object | None, str]:
-    url = os.environ.get("MPI_DATABASE_URL")
-    if url:
-        return None, normalise_url(url)
-    from mpi_api.embedded import start_postgres
-
-    return start_postgres(state_dir.resolve() / "pgdata")
 
 
 @app.command()
@@ -57,7 +50,8 @@ def up(
     """Start the MPI: Postgres and Redis (embedded unless MPI_DATABASE_URL / MPI_REDIS_URL are
     set), linker, api, outbox relay and adjudication worker."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    server, url = _database_url(state_dir)
+    database = resolve_database(state_dir, create=True)
+    url = database.url
     dev_key = os.environ.get("MPI_DEV_API_KEY") or "mpik_dev_" + secrets.token_urlsafe(24)
     linker_url = f"http://127.0.0.1:{linker_port}"
     _check_settings(url=url, dev_key=dev_key, linker_url=linker_url)
@@ -93,7 +87,7 @@ def up(
             for name in ("relay", "worker")
         ]
     _supervise(processes, broker=broker)
-    del server  # stops the embedded server, if this command started it
+    del database  # stops the embedded server, if this command started it
 
 
 def _check_settings(*, url: str, dev_key: str, linker_url: str) -> None:
@@ -168,9 +162,9 @@ def migrate(
     state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
     """Apply the database migrations (Alembic) up to the newest."""
-    _, url = _database_url(state_dir)
-    upgrade(url)
-    print("migrations current")
+    database = resolve_database(state_dir, create=True)
+    upgrade(database.url)
+    print(f"migrations current in {database.where}")
 
 
 @keys_app.command("create")
@@ -183,17 +177,59 @@ def create_key(
     ] = None,
     state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
-    """Create an API key and print it once (only its hash is stored)."""
+    """Create an API key in the database `mpi up` uses and print it once (only its hash is
+    stored)."""
     from mpi_api.auth.service import create_key as store_key
 
-    _, url = _database_url(state_dir)
-    upgrade(url)
-    engine = make_engine(url, pool_size=1)
-    with unit_of_work(make_sessionmaker(engine)) as session:
+    with _keys_session(state_dir) as session:
         key_id, key = store_key(session, name=name, scopes=scope, allowed_sources=source)
-    engine.dispose()
     print(f"key id {key_id} for {name!r}; store it now, it is not shown again:")
     print(key)
+
+
+@keys_app.command("list")
+def list_keys(
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Every key: id, name, scopes, sources, created and revoked (never the key or its hash)."""
+    from mpi_store.repositories import ApiKeyRepository
+
+    with _keys_session(state_dir) as session:
+        for key in ApiKeyRepository(session).all():
+            sources = ",".join(key.allowed_sources) if key.allowed_sources is not None else "*"
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            print(
+                f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{sources}\t"
+                f"created {key.created_at:%Y-%m-%d %H:%M}\t{revoked}"
+            )
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[int, typer.Argument(help="The id `mpi keys create` printed")],
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Revoke a key: the api answers 401 to it from now on."""
+    from mpi_store.repositories import ApiKeyRepository
+
+    with _keys_session(state_dir) as session:
+        if not ApiKeyRepository(session).revoke(key_id):
+            raise InvalidInput(f"no active key with id {key_id}")
+    print(f"key {key_id} revoked")
+
+
+@contextmanager
+def _keys_session(state_dir: Path) -> Iterator[Session]:
+    """A unit of work on the database `mpi up` uses; it says which (stderr)."""
+    database = resolve_database(state_dir, create=False)
+    typer.echo(f"database: {database.where}", err=True)
+    upgrade(database.url)
+    engine = make_engine(database.url, pool_size=1)
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @app.command("bulk-load")
@@ -211,7 +247,8 @@ def bulk_load_command(
     from mpi_store.datasets import iter_payloads
     from mpi_store.errors import Conflict
 
-    _, url = _database_url(state_dir)
+    database = resolve_database(state_dir, create=True)
+    url = database.url
     upgrade(url)
     _, payloads = iter_payloads(data)
     engine = make_engine(url, pool_size=1)
@@ -243,8 +280,7 @@ def export_clusters(
 
     from mpi_store.repositories import LinkRepository
 
-    _, url = _database_url(state_dir)
-    engine = make_engine(url, pool_size=1)
+    engine = make_engine(resolve_database(state_dir, create=False).url, pool_size=1)
     with make_sessionmaker(engine)() as session:
         rows = LinkRepository(session).clusters()
     engine.dispose()

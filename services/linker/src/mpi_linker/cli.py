@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from mpi_linker.features import TF_COLUMNS
 from mpi_linker.frames import frame, read_records, read_truth
 from mpi_linker.model.train import build_artifact, choose_thresholds, predict_pairs, train_splink
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
+from mpi_store.embedded import DEFAULT_STATE_DIR, resolve_database
 from mpi_store.repositories import LinkerIndexRepository
 
 app = typer.Typer(help="The Splink linker", no_args_is_help=True)
@@ -87,11 +87,14 @@ def train(
 
 
 @app.command("refresh-tf")
-def refresh_term_frequencies() -> None:
-    """Recompute the term-frequency table in Postgres from the indexed records."""
-    url = os.environ.get("MPI_DATABASE_URL")
-    if not url:
-        raise typer.BadParameter("set MPI_DATABASE_URL")
+def refresh_term_frequencies(
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Recompute the term-frequency table in Postgres (the database `mpi up` uses) from the
+    indexed records."""
+    database = resolve_database(state_dir, create=False)
+    print(f"database: {database.where}")
+    url = database.url
     engine = make_engine(url, pool_size=1)
     with unit_of_work(make_sessionmaker(engine)) as session:
         rows = LinkerIndexRepository(session).refresh_term_frequencies(TF_COLUMNS)
