@@ -10,8 +10,8 @@ import logging
 import os
 import secrets
 import signal
-import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +22,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from mpi_api.embedded import EmbeddedRedis
+from mpi_api.supervise import Child, require_free_ports, supervise
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
 from mpi_store.embedded import DEFAULT_STATE_DIR, resolve_database
 from mpi_store.enums import Scope
@@ -50,6 +50,13 @@ def up(
     """Start the MPI: Postgres and Redis (embedded unless MPI_DATABASE_URL / MPI_REDIS_URL are
     set), linker, api, outbox relay and adjudication worker."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    embedded_redis = _adjudication_installed() and not os.environ.get("MPI_REDIS_URL")
+    require_free_ports({port: "--port"}, host=host)
+    loopback = {
+        linker_port: "--linker-port",
+        **({redis_port: "--redis-port"} if embedded_redis else {}),
+    }
+    require_free_ports(loopback)
     database = resolve_database(state_dir, create=True)
     url = database.url
     dev_key = os.environ.get("MPI_DEV_API_KEY") or "mpik_dev_" + secrets.token_urlsafe(24)
@@ -68,26 +75,33 @@ def up(
     print(f"MPI api on http://{host}:{port} (docs at /docs). Ctrl-C stops everything.")
     broker = None
     adjudication = _adjudication_installed()
-    if adjudication and not os.environ.get("MPI_REDIS_URL"):
+    if embedded_redis:
         from mpi_api.embedded import start_redis
 
         broker = start_redis(state_dir.resolve() / "redis", redis_port)
         env["MPI_REDIS_URL"] = broker.url
     elif not adjudication:
         print("Gray-zone adjudication is off: install the `classifier` extra for relay and worker.")
-    processes = [
-        _uvicorn("mpi_linker.app:create_app", "127.0.0.1", linker_port, env),
-        _uvicorn("mpi_api.app:create_app", host, port, env),
+    children = [
+        Child("linker", _uvicorn("mpi_linker.app:create_app", "127.0.0.1", linker_port), env),
+        Child("api", _uvicorn("mpi_api.app:create_app", host, port), env),
     ]
     if adjudication:
         # Through this command's own plugins (`mpi relay`, `mpi worker`): mpi_api never imports
         # the classifier package.
-        processes += [
-            subprocess.Popen([sys.executable, "-m", "mpi_api.cli", name], env=env)
+        children += [
+            Child(name, [sys.executable, "-m", "mpi_api.cli", name], env)
             for name in ("relay", "worker")
         ]
-    _supervise(processes, broker=broker)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Explicitly: a shell that starts `mpi up` in the background makes it ignore SIGINT, and
+    # Ctrl-C (or a test's SIGINT) must still stop everything.
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    broker_alive = supervise(children, stop=stop, broker=broker)
     del database  # stops the embedded server, if this command started it
+    if not broker_alive:
+        raise typer.Exit(1)
 
 
 def _check_settings(*, url: str, dev_key: str, linker_url: str) -> None:
@@ -105,56 +119,19 @@ def _adjudication_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("mpi_classifier", "celery"))
 
 
-def _uvicorn(factory: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            factory,
-            "--factory",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        env=env,
-    )
-
-
-def _supervise(
-    processes: list[subprocess.Popen[bytes]], *, broker: EmbeddedRedis | None = None
-) -> None:
-    """Wait until Ctrl-C/SIGTERM or a child (or the embedded broker) exits; then stop every
-    child, the broker last so the worker can hand back its unfinished tasks."""
-    stopping = False
-
-    def _stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    watched = [*processes, *([broker.process] if broker else [])]
-    signal.signal(signal.SIGTERM, _stop)
-    # Explicitly: a shell that starts `mpi up` in the background makes it ignore SIGINT, and
-    # Ctrl-C (or a test's SIGINT) must still stop everything.
-    signal.signal(signal.SIGINT, _stop)
-    while not stopping and all(p.poll() is None for p in watched):
-        time.sleep(0.2)
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            # The worker's soft shutdown lets a running task finish (up to 30 s).
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    if broker is not None:
-        broker.stop()
-    failed = [p.args for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
-    if failed and not stopping:
-        raise typer.Exit(1)
+def _uvicorn(factory: str, host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
 
 
 @app.command()
