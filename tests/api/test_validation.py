@@ -76,7 +76,7 @@ def test_nul_in_a_path_parameter_is_named(client, path, field):
     response = client.get(path)
 
     assert response.status_code == 422
-    assert response.json()["error"] == "InvalidRecord"
+    assert response.json()["error"] == "InvalidRequest"
     assert [problem["field"] for problem in response.json()["detail"]] == [field]
 
 

@@ -98,9 +98,13 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     """422 naming each bad field; never echoes the submitted values (they may be PHI)."""
     assert isinstance(error, RequestValidationError)
     problems: list[dict[str, Any]] = []
+    in_body = False
     for item in error.errors():
+        in_body = in_body or item["loc"][:1] == ("body",)
         location = [str(part) for part in item["loc"] if part != "body"]
         problems.append(
             {"field": ".".join(location) or "body", "type": item["type"], "message": item["msg"]}
         )
-    return JSONResponse({"error": "InvalidRecord", "detail": problems}, status_code=422)
+    # A bad record is the sender's data to fix; a bad path or query is the caller's request.
+    name = "InvalidRecord" if in_body else "InvalidRequest"
+    return JSONResponse({"error": name, "detail": problems}, status_code=422)

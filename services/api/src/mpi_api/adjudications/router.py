@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from mpi_api.adjudications import service
 from mpi_api.adjudications.schemas import AdjudicationPage, AdjudicationRead, RecordKey
 from mpi_api.deps import AdminDep, ReaderDep, SessionDep
+from mpi_api.responses import error_responses
 from mpi_store.contracts import MAX_ID
 from mpi_store.enums import AdjudicationState, Verdict
 from mpi_store.models import Adjudication, SourceRecord
 
 router = APIRouter(prefix="/adjudications", tags=["adjudications"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or unknown API key"},
-    403: {"description": "Key lacks the scope"},
-}
 
-
-@router.get("", operation_id="list_adjudications", responses=_ERRORS)
+@router.get("", operation_id="list_adjudications", responses=error_responses({}))
 def list_adjudications(
     session: SessionDep,
     _: ReaderDep,
@@ -38,11 +34,7 @@ def list_adjudications(
 @router.post(
     "/{adjudication_id}/requeue",
     operation_id="requeue_adjudication",
-    responses={
-        404: {"description": "Unknown adjudication"},
-        409: {"description": "The adjudication is not failed"},
-        **_ERRORS,
-    },
+    responses=error_responses({404: "Unknown adjudication", 409: "The adjudication is not failed"}),
 )
 def requeue_adjudication(
     adjudication_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, _: AdminDep

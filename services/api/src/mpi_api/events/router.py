@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from mpi_api.deps import ReaderDep, SessionDep
 from mpi_api.events.schemas import EventPage, EventRead
+from mpi_api.responses import error_responses
 from mpi_store.contracts import MAX_ID
 from mpi_store.repositories import EventRepository
 
@@ -17,11 +18,7 @@ router = APIRouter(prefix="/events", tags=["events"])
 @router.get(
     "",
     operation_id="list_events",
-    responses={
-        401: {"description": "Missing or unknown API key"},
-        403: {"description": "Key lacks `patients:read`"},
-        404: {"description": "`after` names no event"},
-    },
+    responses=error_responses({404: "`after` names no event"}),
 )
 def list_events(
     session: SessionDep,

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from mpi_api.deps import ReaderDep, SessionDep
 from mpi_api.patients import service
 from mpi_api.patients.schemas import LinkedRecordRead, PatientRead, RedirectRead
+from mpi_api.responses import error_responses
 from mpi_store.contracts import StorableText
 from mpi_store.enums import GoldenStatus
 
@@ -21,10 +22,7 @@ router = APIRouter(prefix="/patients", tags=["patients"])
     operation_id="read_patient",
     responses={
         308: {"model": RedirectRead, "description": "Merged into another patient"},
-        401: {"description": "Missing or unknown API key"},
-        403: {"description": "Key lacks `patients:read`"},
-        404: {"description": "Unknown mpi_id"},
-        422: {"description": "`mpi_id` is not storable text (a NUL byte)"},
+        **error_responses({404: "Unknown mpi_id"}),
     },
 )
 def read_patient(mpi_id: StorableText, session: SessionDep, _: ReaderDep) -> Any:
