@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from mpi_api.adjudications import service
 from mpi_api.adjudications.schemas import AdjudicationPage, AdjudicationRead, RecordKey
-from mpi_api.deps import AdminDep, ReaderDep, SessionDep
+from mpi_api.deps import AdminDep, ReaderDep, SessionDep, SettingsDep
 from mpi_api.responses import error_responses
 from mpi_store.contracts import MAX_ID
 from mpi_store.enums import AdjudicationState, Verdict
@@ -34,13 +35,22 @@ def list_adjudications(
 @router.post(
     "/{adjudication_id}/requeue",
     operation_id="requeue_adjudication",
-    responses=error_responses({404: "Unknown adjudication", 409: "The adjudication is not failed"}),
+    responses=error_responses(
+        {404: "Unknown adjudication", 409: "Neither failed nor a stale pending one"}
+    ),
 )
 def requeue_adjudication(
-    adjudication_id: Annotated[int, Path(ge=1, le=MAX_ID)], session: SessionDep, _: AdminDep
+    adjudication_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: SessionDep,
+    settings: SettingsDep,
+    _: AdminDep,
 ) -> AdjudicationRead:
-    """Send a failed adjudication back to the classifier (state `pending` again)."""
-    adjudication = service.requeue(session, adjudication_id=adjudication_id)
+    """Send a failed adjudication back to the classifier (state `pending` again), or a pending
+    one untouched for `MPI_API_REQUEUE_PENDING_AFTER_SECONDS` (its worker died holding it)."""
+    stale_after = dt.timedelta(seconds=settings.requeue_pending_after_seconds)
+    adjudication = service.requeue(
+        session, adjudication_id=adjudication_id, stale_after=stale_after
+    )
     return _read(adjudication, *service.records_of(session, adjudication))
 
 
