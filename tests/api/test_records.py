@@ -110,6 +110,21 @@ class TestCreateRecord:
         assert body["link_state"] == "provisional"
         assert body["mpi_id"] != first.json()["mpi_id"]
 
+    def test_a_copy_in_another_script_from_a_second_source_links(self, client):
+        record = {
+            "given_name": "伟",
+            "family_name": "王",
+            "birth_date": "1990-10-10",
+            "sex": "male",
+        }
+        first = client.post("/records", json={"source": "UNI", "source_record_id": "U-3", **record})
+        second = client.post(
+            "/records", json={"source": "UNI2", "source_record_id": "U-3", **record}
+        )
+
+        assert second.json()["mpi_id"] == first.json()["mpi_id"]
+        assert second.json()["match_result"] == "MATCH"
+
     def test_gray_zone_writes_adjudications_and_one_outbox_row(self, client, make_record, session):
         first = client.post("/records", json=make_record(source="FAC1", source_record_id="A1"))
         second = client.post("/records", json=make_record(source="FAC1", source_record_id="A2"))
