@@ -33,13 +33,22 @@ SAME_PATIENT = (("facility-02", "MRN56705406"), ("facility-04", "MRN29245148"))
 DIFFERENT_PEOPLE = (("facility-05", "MRN76265268"), ("facility-04", "MRN49948190"))
 
 
+@pytest.fixture(autouse=True)
+def _no_caller_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings read the environment: the caller's `MPI_*` (a dev key, a database URL from
+    `make up`'s instructions) must not change what a test sees. `MPI_TEST_*` are ours."""
+    for name in os.environ:
+        if name.startswith("MPI_") and not name.startswith("MPI_TEST_"):
+            monkeypatch.delenv(name)
+
+
 @pytest.fixture(scope="session")
 def server_url() -> Iterator[str]:
     url = os.environ.get("MPI_TEST_DATABASE_URL")
     if url:
         yield normalise_url(url)
         return
-    from mpi_api.embedded import start_postgres
+    from mpi_store.embedded import start_postgres
 
     server, embedded_url = start_postgres(_EMBEDDED_DIR)
     yield embedded_url

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import func, select, update
 
 from mpi_store.enums import Scope
 from mpi_store.models import Adjudication, Outbox
@@ -44,7 +46,28 @@ def test_a_failed_adjudication_is_requeued_with_a_new_outbox_row(client, make_re
     }
 
 
-def test_only_failed_adjudications_can_be_requeued(client, make_record, session):
+def test_a_pending_adjudication_stranded_by_a_dead_worker_is_requeued(client, make_record, session):
+    _gray_pair(client, make_record)
+    adjudication = session.scalars(select(Adjudication)).one()
+    # Its worker's main process was killed 20 minutes ago: nothing touched it since.
+    session.execute(
+        update(Adjudication)
+        .where(Adjudication.id == adjudication.id)
+        .values(updated_at=func.now() - dt.timedelta(minutes=20))
+    )
+    session.expire_all()
+    outbox_rows = session.scalar(select(func.count()).select_from(Outbox))
+
+    response = client.post(f"/adjudications/{adjudication.id}/requeue")
+
+    assert response.status_code == 200
+    assert response.json()["state"] == "pending"
+    assert session.scalar(select(func.count()).select_from(Outbox)) == outbox_rows + 1
+    again = client.post(f"/adjudications/{adjudication.id}/requeue")
+    assert again.status_code == 409
+
+
+def test_only_failed_or_stale_adjudications_can_be_requeued(client, make_record, session):
     _gray_pair(client, make_record)
     adjudication = session.scalars(select(Adjudication)).one()
 

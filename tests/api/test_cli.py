@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 
 import httpx
+import pytest
+from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
+from mpi_api.auth.service import resolve_key
 from mpi_api.cli import app
+from mpi_store.errors import InvalidInput
 
 
 def test_keys_create_prints_a_working_key(database_url, committed_engine, monkeypatch, tmp_path):
@@ -48,3 +54,63 @@ def test_up_serves_the_api_and_stops_on_ctrl_c(database_url, committed_engine, m
         assert patient.json()["golden"]["family_name"] == "Doe"
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", running.port)) != 0, "api still listening"
+
+
+def _mpi(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mpi_api.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_up_with_a_bad_setting_names_it_in_one_line(database_url, tmp_path):
+    secret = "many_QX7Z9"
+    env = {**os.environ, "MPI_DATABASE_URL": database_url, "MPI_API_DATABASE_POOL_SIZE": secret}
+
+    run = _mpi("up", "--state-dir", str(tmp_path), env=env)
+
+    assert run.returncode == 2
+    assert "MPI_API_DATABASE_POOL_SIZE" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+    assert secret not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [("keys", "create", "--name", "x", "--scope", "admin"), ("linker", "refresh-tf")],
+)
+def test_a_command_outside_the_state_dir_creates_no_database(tmp_path, command):
+    run = _mpi(*command, "--state-dir", str(tmp_path), env=dict(os.environ))
+
+    assert run.returncode == 2, run.stderr
+    assert f"no MPI database under {tmp_path / 'pgdata'}" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "pgdata").exists()
+
+
+def test_keys_list_and_revoke(database_url, committed_engine, monkeypatch, tmp_path):
+    monkeypatch.setenv("MPI_DATABASE_URL", database_url)
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["keys", "create", "--name", "steward", "--scope", "patients:read"]
+    )
+    key_id = created.stdout.split()[2]
+    key = created.stdout.strip().splitlines()[-1]
+
+    listed = runner.invoke(app, ["keys", "list"])
+    revoked = runner.invoke(app, ["keys", "revoke", key_id])
+    again = runner.invoke(app, ["keys", "revoke", key_id])
+    listed_after = runner.invoke(app, ["keys", "list"])
+
+    assert "database: MPI_DATABASE_URL (postgresql+psycopg://" in created.stderr
+    assert f"{key_id}\tsteward\tpatients:read\t*" in listed.stdout
+    assert "active" in listed.stdout
+    assert key not in listed.stdout
+    assert revoked.exit_code == 0
+    assert isinstance(again.exception, InvalidInput)
+    assert "revoked" in listed_after.stdout
+    with Session(committed_engine) as session:
+        assert resolve_key(session, presented=key, dev_key=None) is None

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from mpi_api.embedded import start_postgres
+from mpi_store.embedded import start_postgres
 
 
 def test_starts_a_real_postgres_with_the_mpi_database():

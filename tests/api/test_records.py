@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import httpx
 from sqlalchemy import func, select
 
@@ -107,6 +109,21 @@ class TestCreateRecord:
         assert body["match_result"] == "POSSIBLE_MATCH"
         assert body["link_state"] == "provisional"
         assert body["mpi_id"] != first.json()["mpi_id"]
+
+    def test_a_copy_in_another_script_from_a_second_source_links(self, client):
+        record = {
+            "given_name": "伟",
+            "family_name": "王",
+            "birth_date": "1990-10-10",
+            "sex": "male",
+        }
+        first = client.post("/records", json={"source": "UNI", "source_record_id": "U-3", **record})
+        second = client.post(
+            "/records", json={"source": "UNI2", "source_record_id": "U-3", **record}
+        )
+
+        assert second.json()["mpi_id"] == first.json()["mpi_id"]
+        assert second.json()["match_result"] == "MATCH"
 
     def test_gray_zone_writes_adjudications_and_one_outbox_row(self, client, make_record, session):
         first = client.post("/records", json=make_record(source="FAC1", source_record_id="A1"))
@@ -216,6 +233,21 @@ class TestReadRecord:
 
         assert response.status_code == 404
         assert response.json()["error"] == "RecordNotFound"
+
+    def test_an_id_holding_a_slash_reads_back(self, client, make_record):
+        record_id = "Ü/ß?#&"
+        client.post("/records", json=make_record(source="UNI", source_record_id=record_id))
+
+        response = client.get(f"/records/UNI/{quote(record_id, safe='')}")
+
+        assert response.status_code == 200
+        assert response.json()["source_record_id"] == record_id
+
+    def test_an_unknown_path_is_404_in_the_error_format(self, client):
+        response = client.get("/nothing-here")
+
+        assert response.status_code == 404
+        assert response.json() == {"error": "NotFound", "detail": "Not Found"}
 
     def test_one_link_per_record(self, client, make_record, session):
         client.post("/records", json=make_record(source_record_id="A1"))

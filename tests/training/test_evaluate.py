@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mpi_store.errors import InvalidInput
 from mpi_training.evaluate import breakdown, evaluate, evaluate_files
 
 # Patient A has 3 records, B has 2, C has 1: 3 + 1 = 4 true pairs.
@@ -129,3 +132,33 @@ def test_evaluate_files_reads_parquet_csv_links_and_error_log(tmp_path):
     assert result["by_link_source"]["AUTO"]["records"] == 6
     assert result["by_error_type"]["name_typo"]["records"] == 1
     assert result["by_error_type"]["none"]["records"] == 5
+
+
+@pytest.mark.parametrize(
+    ("pred_header", "named"), [("source,source_record_id,cluster", "cluster_id or mpi_id")]
+)
+def test_mpi_eval_with_a_wrong_column_says_so_in_one_line(tmp_path, pred_header, named):
+    truth = tmp_path / "truth.csv"
+    truth.write_text("source,source_record_id,patient_id\nf1,a1,A\n")
+    pred = tmp_path / "pred.csv"
+    pred.write_text(f"{pred_header}\nf1,a1,X\n")
+
+    run = subprocess.run(
+        [sys.executable, "-m", "mpi_api.cli", "eval", "--truth", str(truth), "--pred", str(pred)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert run.returncode == 2
+    assert named in run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1, run.stderr
+
+
+def test_a_truth_file_without_patient_id_is_named(tmp_path):
+    truth = tmp_path / "truth.csv"
+    truth.write_text("source,source_record_id,patient\nf1,a1,A\n")
+
+    with pytest.raises(InvalidInput, match="patient_id"):
+        evaluate_files(truth, truth)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from mpi_classifier.backends.overlap import OverlapModel
 from mpi_linker.model.artifact import load
+from mpi_training.adjudication import cli
 from mpi_training.adjudication.metrics import ece, quality
 from mpi_training.adjudication.overlap import fit_overlap
 from mpi_training.adjudication.pairs import gray_pairs
@@ -51,3 +54,16 @@ def test_quality_and_calibration():
     assert (result.precision, result.recall) == (0.5, 1.0)
     assert ece([1.0, 0.0], [True, False]) == 0.0
     assert ece([0.8] * 10, [True] * 8 + [False] * 2) == pytest.approx(0.0)
+
+
+def test_fit_overlap_never_writes_the_shipped_model_by_default(tmp_path):
+    shipped = Path(str(resources.files("mpi_classifier.models"))) / "overlap.json"
+    before = shipped.read_bytes()
+
+    result = CliRunner().invoke(
+        cli.app, ["fit-overlap", "--train", str(FIXTURE), "--dev", str(FIXTURE)]
+    )
+
+    assert result.exit_code == 2
+    assert "--out" in result.output
+    assert shipped.read_bytes() == before

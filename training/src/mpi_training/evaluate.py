@@ -11,7 +11,10 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from mpi_store.errors import InvalidInput
+
 RecordKey = tuple[str, str]
+KEY_COLUMNS = ("source", "source_record_id")
 CLUSTER_COLUMNS = ("cluster_id", "mpi_id")
 
 
@@ -130,11 +133,21 @@ def breakdown(
     return out
 
 
-def _read_rows(path: Path) -> list[dict[str, Any]]:
+def _read_rows(path: Path, required: Iterable[str] = KEY_COLUMNS) -> list[dict[str, Any]]:
+    """The file's rows; a missing file or column is the user's to fix (`InvalidInput`)."""
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    rows: list[dict[str, Any]]
     if path.suffix == ".csv":
         with path.open(newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle))
-    rows: list[dict[str, Any]] = pq.read_table(path).to_pylist()
+            reader = csv.DictReader(handle)
+            rows, columns = list(reader), list(reader.fieldnames or [])
+    else:
+        table = pq.read_table(path)
+        rows, columns = table.to_pylist(), table.column_names
+    missing = [column for column in required if column not in columns]
+    if missing:
+        raise InvalidInput(f"{path} has no column {', '.join(missing)}")
     return rows
 
 
@@ -142,7 +155,7 @@ def load_truth(path: Path) -> tuple[dict[RecordKey, str], dict[str, list[RecordK
     """Record -> patient, and the records of each confusable relation (hard negatives)."""
     truth: dict[RecordKey, str] = {}
     relations: dict[str, list[RecordKey]] = defaultdict(list)
-    for row in _read_rows(path):
+    for row in _read_rows(path, (*KEY_COLUMNS, "patient_id")):
         key = (str(row["source"]), str(row["source_record_id"]))
         truth[key] = str(row["patient_id"])
         if row.get("confusable_relation"):
@@ -156,7 +169,7 @@ def load_clusters(path: Path) -> dict[RecordKey, str]:
         return {}
     column = next((c for c in CLUSTER_COLUMNS if c in rows[0]), None)
     if column is None:
-        raise ValueError(f"{path} needs a cluster_id or mpi_id column")
+        raise InvalidInput(f"{path} needs a cluster_id or mpi_id column")
     return {(str(r["source"]), str(r["source_record_id"])): str(r[column]) for r in rows}
 
 

@@ -11,18 +11,26 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from mpi_api.adjudications.router import router as adjudications_router
 from mpi_api.events.router import router as events_router
 from mpi_api.health.router import router as health_router
 from mpi_api.linker_client import LinkerClient
-from mpi_api.middleware import BodyLimitMiddleware, Metrics, MetricsMiddleware, error_response
+from mpi_api.middleware import (
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    Metrics,
+    MetricsMiddleware,
+    error_response,
+)
 from mpi_api.patients.router import router as patients_router
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.router import router as records_router
 from mpi_api.settings import Settings
 from mpi_store.db import make_engine, make_sessionmaker
 from mpi_store.errors import MPIError
+from mpi_store.settings import load_settings
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -30,7 +38,7 @@ def _operation_id(route: APIRoute) -> str:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings(Settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,8 +64,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(CatchAllMiddleware)
     app.add_exception_handler(MPIError, _mpi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
     app.include_router(records_router)
     app.include_router(patients_router)
     app.include_router(adjudications_router)
@@ -71,13 +81,30 @@ async def _mpi_error(_: Request, error: Exception) -> JSONResponse:
     return error_response(error)
 
 
+# Starlette's own answers (no route, wrong method, unparsable body) in our error format.
+_HTTP_ERRORS = {400: "InvalidJSON", 404: "NotFound", 405: "MethodNotAllowed"}
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    return JSONResponse(
+        {"error": _HTTP_ERRORS.get(error.status_code, "HTTPError"), "detail": error.detail},
+        status_code=error.status_code,
+        headers=error.headers,
+    )
+
+
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     """422 naming each bad field; never echoes the submitted values (they may be PHI)."""
     assert isinstance(error, RequestValidationError)
     problems: list[dict[str, Any]] = []
+    in_body = False
     for item in error.errors():
+        in_body = in_body or item["loc"][:1] == ("body",)
         location = [str(part) for part in item["loc"] if part != "body"]
         problems.append(
             {"field": ".".join(location) or "body", "type": item["type"], "message": item["msg"]}
         )
-    return JSONResponse({"error": "InvalidRecord", "detail": problems}, status_code=422)
+    # A bad record is the sender's data to fix; a bad path or query is the caller's request.
+    name = "InvalidRecord" if in_body else "InvalidRequest"
+    return JSONResponse({"error": name, "detail": problems}, status_code=422)

@@ -10,34 +10,29 @@ import logging
 import os
 import secrets
 import signal
-import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
-from mpi_api.embedded import EmbeddedRedis
-from mpi_store.db import make_engine, make_sessionmaker, normalise_url, unit_of_work
+from mpi_api.supervise import Child, require_free_ports, supervise
+from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
+from mpi_store.embedded import DEFAULT_STATE_DIR, resolve_database
 from mpi_store.enums import Scope
+from mpi_store.errors import ConfigurationError, InvalidInput
 from mpi_store.migrate import upgrade
+from mpi_store.settings import load_settings
 
 app = typer.Typer(help="Master Patient Index", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-DEFAULT_STATE_DIR = Path(".mpi")
-
-
-def _database_url(state_dir: Path) -> tuple[object | None, str]:
-    url = os.environ.get("MPI_DATABASE_URL")
-    if url:
-        return None, normalise_url(url)
-    from mpi_api.embedded import start_postgres
-
-    return start_postgres(state_dir.resolve() / "pgdata")
 
 
 @app.command()
@@ -55,98 +50,88 @@ def up(
     """Start the MPI: Postgres and Redis (embedded unless MPI_DATABASE_URL / MPI_REDIS_URL are
     set), linker, api, outbox relay and adjudication worker."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    server, url = _database_url(state_dir)
-    upgrade(url)
+    embedded_redis = _adjudication_installed() and not os.environ.get("MPI_REDIS_URL")
+    require_free_ports({port: "--port"}, host=host)
+    loopback = {
+        linker_port: "--linker-port",
+        **({redis_port: "--redis-port"} if embedded_redis else {}),
+    }
+    require_free_ports(loopback)
+    database = resolve_database(state_dir, create=True)
+    url = database.url
     dev_key = os.environ.get("MPI_DEV_API_KEY") or "mpik_dev_" + secrets.token_urlsafe(24)
+    linker_url = f"http://127.0.0.1:{linker_port}"
+    _check_settings(url=url, dev_key=dev_key, linker_url=linker_url)
+    upgrade(url)
     env = {
         **os.environ,
         "MPI_DATABASE_URL": url,
         "MPI_DEV_API_KEY": dev_key,
         "MPI_API_ENVIRONMENT": "dev",
+        "MPI_API_LINKER_URL": linker_url,
     }
     if "MPI_DEV_API_KEY" not in os.environ:
         print(f"Dev API key (all scopes): {dev_key}")
     print(f"MPI api on http://{host}:{port} (docs at /docs). Ctrl-C stops everything.")
-    linker_url = f"http://127.0.0.1:{linker_port}"
-    env["MPI_API_LINKER_URL"] = linker_url
     broker = None
     adjudication = _adjudication_installed()
-    if adjudication and not os.environ.get("MPI_REDIS_URL"):
+    if embedded_redis:
         from mpi_api.embedded import start_redis
 
         broker = start_redis(state_dir.resolve() / "redis", redis_port)
         env["MPI_REDIS_URL"] = broker.url
     elif not adjudication:
         print("Gray-zone adjudication is off: install the `classifier` extra for relay and worker.")
-    processes = [
-        _uvicorn("mpi_linker.app:create_app", "127.0.0.1", linker_port, env),
-        _uvicorn("mpi_api.app:create_app", host, port, env),
+    children = [
+        Child("linker", _uvicorn("mpi_linker.app:create_app", "127.0.0.1", linker_port), env),
+        Child("api", _uvicorn("mpi_api.app:create_app", host, port), env),
     ]
     if adjudication:
         # Through this command's own plugins (`mpi relay`, `mpi worker`): mpi_api never imports
         # the classifier package.
-        processes += [
-            subprocess.Popen([sys.executable, "-m", "mpi_api.cli", name], env=env)
+        children += [
+            Child(name, [sys.executable, "-m", "mpi_api.cli", name], env)
             for name in ("relay", "worker")
         ]
-    _supervise(processes, broker=broker)
-    del server  # stops the embedded server, if this command started it
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Explicitly: a shell that starts `mpi up` in the background makes it ignore SIGINT, and
+    # Ctrl-C (or a test's SIGINT) must still stop everything.
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    broker_alive = supervise(children, stop=stop, broker=broker)
+    del database  # stops the embedded server, if this command started it
+    if not broker_alive:
+        raise typer.Exit(1)
+
+
+def _check_settings(*, url: str, dev_key: str, linker_url: str) -> None:
+    """Fail here, in one line, on a setting the api or the linker would refuse at start."""
+    from mpi_api.settings import Settings as ApiSettings
+    from mpi_linker.settings import Settings as LinkerSettings
+
+    load_settings(
+        ApiSettings, database_url=url, environment="dev", dev_api_key=dev_key, linker_url=linker_url
+    )
+    load_settings(LinkerSettings, database_url=url)
 
 
 def _adjudication_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("mpi_classifier", "celery"))
 
 
-def _uvicorn(factory: str, host: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            factory,
-            "--factory",
-            "--host",
-            host,
-            "--port",
-            str(port),
-            "--no-access-log",
-        ],
-        env=env,
-    )
-
-
-def _supervise(
-    processes: list[subprocess.Popen[bytes]], *, broker: EmbeddedRedis | None = None
-) -> None:
-    """Wait until Ctrl-C/SIGTERM or a child (or the embedded broker) exits; then stop every
-    child, the broker last so the worker can hand back its unfinished tasks."""
-    stopping = False
-
-    def _stop(signum: int, frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    watched = [*processes, *([broker.process] if broker else [])]
-    signal.signal(signal.SIGTERM, _stop)
-    # Explicitly: a shell that starts `mpi up` in the background makes it ignore SIGINT, and
-    # Ctrl-C (or a test's SIGINT) must still stop everything.
-    signal.signal(signal.SIGINT, _stop)
-    while not stopping and all(p.poll() is None for p in watched):
-        time.sleep(0.2)
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            # The worker's soft shutdown lets a running task finish (up to 30 s).
-            process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            process.kill()
-    if broker is not None:
-        broker.stop()
-    failed = [p.args for p in processes if p.returncode not in (0, -signal.SIGTERM, None)]
-    if failed and not stopping:
-        raise typer.Exit(1)
+def _uvicorn(factory: str, host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+    ]
 
 
 @app.command()
@@ -154,9 +139,9 @@ def migrate(
     state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
     """Apply the database migrations (Alembic) up to the newest."""
-    _, url = _database_url(state_dir)
-    upgrade(url)
-    print("migrations current")
+    database = resolve_database(state_dir, create=True)
+    upgrade(database.url)
+    print(f"migrations current in {database.where}")
 
 
 @keys_app.command("create")
@@ -169,17 +154,59 @@ def create_key(
     ] = None,
     state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
-    """Create an API key and print it once (only its hash is stored)."""
+    """Create an API key in the database `mpi up` uses and print it once (only its hash is
+    stored)."""
     from mpi_api.auth.service import create_key as store_key
 
-    _, url = _database_url(state_dir)
-    upgrade(url)
-    engine = make_engine(url, pool_size=1)
-    with unit_of_work(make_sessionmaker(engine)) as session:
+    with _keys_session(state_dir) as session:
         key_id, key = store_key(session, name=name, scopes=scope, allowed_sources=source)
-    engine.dispose()
     print(f"key id {key_id} for {name!r}; store it now, it is not shown again:")
     print(key)
+
+
+@keys_app.command("list")
+def list_keys(
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Every key: id, name, scopes, sources, created and revoked (never the key or its hash)."""
+    from mpi_store.repositories import ApiKeyRepository
+
+    with _keys_session(state_dir) as session:
+        for key in ApiKeyRepository(session).all():
+            sources = ",".join(key.allowed_sources) if key.allowed_sources is not None else "*"
+            revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            print(
+                f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{sources}\t"
+                f"created {key.created_at:%Y-%m-%d %H:%M}\t{revoked}"
+            )
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: Annotated[int, typer.Argument(help="The id `mpi keys create` printed")],
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Revoke a key: the api answers 401 to it from now on."""
+    from mpi_store.repositories import ApiKeyRepository
+
+    with _keys_session(state_dir) as session:
+        if not ApiKeyRepository(session).revoke(key_id):
+            raise InvalidInput(f"no active key with id {key_id}")
+    print(f"key {key_id} revoked")
+
+
+@contextmanager
+def _keys_session(state_dir: Path) -> Iterator[Session]:
+    """A unit of work on the database `mpi up` uses; it says which (stderr)."""
+    database = resolve_database(state_dir, create=False)
+    typer.echo(f"database: {database.where}", err=True)
+    upgrade(database.url)
+    engine = make_engine(database.url, pool_size=1)
+    try:
+        with unit_of_work(make_sessionmaker(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @app.command("bulk-load")
@@ -210,7 +237,7 @@ def bulk_load_command(
 
     if relink == (data is not None):
         raise typer.BadParameter("give a dataset folder, or --relink without one")
-    _, url = _database_url(state_dir)
+    url = resolve_database(state_dir, create=not relink).url
     upgrade(url)
     engine = make_engine(url, pool_size=1)
     started = time.perf_counter()
@@ -255,8 +282,7 @@ def export_clusters(
 
     from mpi_store.repositories import LinkRepository
 
-    _, url = _database_url(state_dir)
-    engine = make_engine(url, pool_size=1)
+    engine = make_engine(resolve_database(state_dir, create=False).url, pool_size=1)
     with make_sessionmaker(engine)() as session:
         rows = LinkRepository(session).clusters()
     engine.dispose()
@@ -278,7 +304,12 @@ def _load_plugins() -> None:
 
 def main() -> None:
     _load_plugins()
-    app()
+    try:
+        app()
+    except (ConfigurationError, InvalidInput) as error:
+        # The user's to fix: one line naming it, no traceback.
+        typer.secho(str(error), err=True, fg=typer.colors.RED)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
-"""ASGI middleware: request body limit and Prometheus request metrics."""
+"""ASGI middleware: the catch-all 500, request body limit and Prometheus request metrics."""
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mpi_store.errors import DependencyUnavailable, MPIError, PayloadTooLarge
+from mpi_store.errors import DependencyUnavailable, InternalError, MPIError, PayloadTooLarge
+
+log = logging.getLogger(__name__)
 
 
 def error_response(error: MPIError) -> JSONResponse:
@@ -21,6 +25,40 @@ def error_response(error: MPIError) -> JSONResponse:
         status_code=error.status_code,
         headers=headers,
     )
+
+
+class CatchAllMiddleware:
+    """Answer any unexpected exception with a 500 in the error format.
+
+    Logs the exception's type and a request id only: an exception's message or traceback can
+    carry a record's values (a driver error quotes its statement), so neither is written. The
+    request id is in the response (`X-Request-ID` and `detail`) to match a report to the log.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            request_id = uuid.uuid4().hex
+            log.error("unhandled %s, request id %s", type(error).__name__, request_id)
+            if started:
+                return
+            response = error_response(InternalError(f"internal error, request id {request_id}"))
+            response.headers["X-Request-ID"] = request_id
+            await response(scope, receive, send)
 
 
 @dataclass

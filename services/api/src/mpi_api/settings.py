@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     linker_timeout_seconds: float = Field(default=2.0, gt=0, description="Per linker call.")
     linker_retries: int = Field(default=2, ge=0, description="Retries of a failed linker call.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Request body limit.")
+    requeue_pending_after_seconds: float = Field(
+        default=900,
+        gt=0,
+        description="A pending adjudication untouched this long may be requeued (its worker died).",
+    )
 
     @model_validator(mode="after")
     def _refuse_unsafe_secrets(self) -> Settings:

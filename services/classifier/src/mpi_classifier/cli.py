@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mpi_classifier.settings import Settings
+from mpi_store.settings import load_settings
 
 LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
@@ -20,7 +21,7 @@ def relay() -> None:
     from mpi_store.db import make_engine, make_sessionmaker
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    settings = Settings()
+    settings = load_settings(Settings)
     engine = make_engine(settings.database_url, pool_size=1)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -38,7 +39,7 @@ def worker(
     """Run the Celery worker that adjudicates gray pairs (the backend MPI_CLASSIFIER_BACKEND)."""
     from mpi_classifier.worker import app, configure
 
-    settings = Settings()
+    settings = load_settings(Settings)
     configure(app, settings)
     app.worker_main(
         [

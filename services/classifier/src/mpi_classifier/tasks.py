@@ -29,6 +29,7 @@ from mpi_store.enums import AdjudicationState
 from mpi_store.errors import ClassifierUnavailable
 from mpi_store.models import Adjudication
 from mpi_store.repositories import AdjudicationRepository, SourceRecordRepository
+from mpi_store.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class Runtime:
 @lru_cache(maxsize=1)
 def runtime() -> Runtime:
     """Built on a worker process's first task (after the fork): engine and warm model."""
-    settings = Settings()
+    settings = load_settings(Settings)
     engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     return Runtime(settings, make_sessionmaker(engine), make_classifier(settings))
 

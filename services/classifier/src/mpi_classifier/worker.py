@@ -11,6 +11,7 @@ from typing import Any
 from celery import Celery
 
 from mpi_classifier.settings import BrokerSettings
+from mpi_store.settings import load_settings
 
 TASK_NAME = "mpi_classifier.adjudicate"
 
@@ -50,4 +51,4 @@ def configure(celery: Celery, settings: BrokerSettings) -> Celery:
 
 app = Celery("mpi_classifier", include=["mpi_classifier.tasks"])
 # Lazy: evaluated when the configuration is first read (by the worker or a publisher).
-app.add_defaults(lambda: celery_config(BrokerSettings()))
+app.add_defaults(lambda: celery_config(load_settings(BrokerSettings)))

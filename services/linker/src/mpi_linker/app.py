@@ -22,6 +22,7 @@ from mpi_linker.score.router import router as score_router
 from mpi_linker.scoring import Scorer
 from mpi_linker.settings import Settings
 from mpi_store.db import make_engine, make_sessionmaker
+from mpi_store.settings import load_settings
 
 # Longer than any score request takes (the api gives up after a few seconds).
 _RETIRE_AFTER_SECONDS = 30.0
@@ -52,7 +53,7 @@ class LinkerMetrics:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+    settings = settings or load_settings(Settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

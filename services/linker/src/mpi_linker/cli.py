@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,6 +26,7 @@ from mpi_linker.model.train import (
     self_train,
 )
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
+from mpi_store.embedded import DEFAULT_STATE_DIR, resolve_database
 from mpi_store.models import SourceRecord
 from mpi_store.repositories import LinkerIndexRepository
 
@@ -34,16 +34,11 @@ app = typer.Typer(help="The Splink linker", no_args_is_help=True)
 console = Console()
 
 
-def _database_url() -> str:
-    url = os.environ.get("MPI_DATABASE_URL")
-    if not url:
-        raise typer.BadParameter("set MPI_DATABASE_URL to the MPI's database")
-    return url
-
-
-def _stored_frame() -> pa.Table:
+def _stored_frame(state_dir: Path) -> pa.Table:
     """The stored records' features, keyed like dataset records (`source`, `source_record_id`)."""
-    engine = make_engine(_database_url(), pool_size=1)
+    database = resolve_database(state_dir, create=False)
+    console.print(f"database: {database.where}")
+    engine = make_engine(database.url, pool_size=1)
     with make_sessionmaker(engine)() as session:
         keys = {
             row.id: record_key(row.source, row.source_record_id)
@@ -56,14 +51,16 @@ def _stored_frame() -> pa.Table:
     return frame_of_features(rows)
 
 
-def _records(data: Path | None, from_database: bool) -> tuple[pa.Table, str]:
+def _records(
+    data: Path | None, from_database: bool, state_dir: Path = DEFAULT_STATE_DIR
+) -> tuple[pa.Table, str]:
     if from_database == (data is not None):
         raise typer.BadParameter("give exactly one of --data DIR and --from-database")
     if data is not None:
         if not (data / "records.parquet").exists():
             raise typer.BadParameter(f"{data} has no records.parquet", param_hint="--data")
         return frame(read_records(data)), data.name
-    return _stored_frame(), "database"
+    return _stored_frame(state_dir), "database"
 
 
 def _load(model: Path) -> ModelArtifact:
@@ -86,16 +83,18 @@ def train(
         Path | None, typer.Option(help="A dataset folder to train on (records.parquet)")
     ] = None,
     from_database: Annotated[
-        bool, typer.Option(help="Train on the records stored in MPI_DATABASE_URL")
+        bool,
+        typer.Option(help="Train on the stored records (MPI_DATABASE_URL, else `mpi up`'s)"),
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of u sampling")] = 42,
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
     """Train unsupervised (no truth) on a dataset or on the MPI's own stored records.
 
     Degenerate levels are repaired (each reason is printed); thresholds are the defaults,
     read off the model's own probabilities (refit them with `mpi linker thresholds`).
     """
-    records, name = _records(data, from_database)
+    records, name = _records(data, from_database, state_dir)
     if records.num_rows < 2:
         raise typer.BadParameter("need at least two records to train on")
     manifest = data / "manifest.json" if data is not None else None
@@ -151,13 +150,14 @@ def thresholds(
     out: Annotated[Path, typer.Option(help="Where to write the refitted artifact")],
     data: Annotated[Path | None, typer.Option(help="The dataset the labels are about")] = None,
     from_database: Annotated[
-        bool, typer.Option(help="The labels are about records stored in MPI_DATABASE_URL")
+        bool, typer.Option(help="The labels are about the stored records")
     ] = False,
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
     """Refit auto, reject and accept-alone bounds from labelled pairs (a steward's decisions,
     a clerical sample); the Splink model itself is unchanged."""
     artifact = _load(model)
-    records, _ = _records(data, from_database)
+    records, _ = _records(data, from_database, state_dir)
     pair_labels = _read_labels(labels)
     rows = {row["unique_id"]: row for row in records.to_pylist()}
     scored = labelled_pairs(predict_pairs(records, artifact.splink), pair_labels, rows)
@@ -237,9 +237,15 @@ def _print_levels(artifact: ModelArtifact) -> None:
 
 
 @app.command("refresh-tf")
-def refresh_term_frequencies() -> None:
-    """Recompute the term-frequency table in Postgres from the indexed records."""
-    engine = make_engine(_database_url(), pool_size=1)
+def refresh_term_frequencies(
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Recompute the term-frequency table in Postgres (the database `mpi up` uses) from the
+    indexed records."""
+    database = resolve_database(state_dir, create=False)
+    print(f"database: {database.where}")
+    url = database.url
+    engine = make_engine(url, pool_size=1)
     with unit_of_work(make_sessionmaker(engine)) as session:
         rows = LinkerIndexRepository(session).refresh_term_frequencies(TF_COLUMNS)
     engine.dispose()

@@ -72,11 +72,15 @@ def blocking_keys(row: Mapping[str, Any]) -> list[str]:
     if ssn:
         keys.add(f"ssn:{ssn}")
         keys.add(f"ssn4:{ssn[-4:]}|{sex}")
+    # A name Double Metaphone has no code for (other scripts: "王") stands for itself, in
+    # lower case where codes are upper case: the two can never collide.
+    fam = fam or family
     if dob and fam:
         keys.add(f"dob_fam:{dob}|{fam}")
     if dob:
         for alias in row.get("given_aliases") or []:
-            keys.add(f"dob_giv:{dob}|{normalise.phonetic(alias)}")
+            code = normalise.phonetic(alias) or alias
+            keys.add(f"dob_giv:{dob}|{code}")
     if fam and giv:
         keys.add(f"fam_giv:{fam}|{giv}")
     if giv and row.get("sex"):

@@ -9,7 +9,6 @@ from doublemetaphone import doublemetaphone
 
 from mpi_store.names import name_aliases as name_aliases
 
-_NON_ALNUM = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
 _NON_DIGIT = re.compile(r"\D+")
 
@@ -18,12 +17,19 @@ _PLACEHOLDER_SSNS = frozenset({"123456789", "987654321", "078051120"})
 
 
 def name(value: str | None) -> str | None:
-    """Case-fold, strip accents and punctuation: "O'Brien-Smith " -> "obrien smith"."""
+    """Case-fold, strip accents and punctuation: "O'Brien-Smith " -> "obrien smith".
+
+    Letters and digits of every script are kept ("王" stays "王"): dropping what is not a-z
+    once left Chinese or Arabic names empty, with no blocking key to find their copies.
+    """
     if value is None:
         return None
     decomposed = unicodedata.normalize("NFKD", value)
-    ascii_only = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    cleaned = _SPACES.sub(" ", _NON_ALNUM.sub("", ascii_only.replace("-", " "))).strip()
+    unaccented = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # NFKC puts back what NFKD split apart without an accent (Hangul syllables, ligatures).
+    folded = unicodedata.normalize("NFKC", unaccented).casefold().replace("-", " ")
+    kept = "".join(c for c in folded if c.isalnum() or c.isspace())
+    cleaned = _SPACES.sub(" ", kept).strip()
     return cleaned or None
 
 

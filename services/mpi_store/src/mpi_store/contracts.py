@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -16,10 +16,35 @@ Key = Annotated[str, Field(min_length=1, max_length=100)]
 MAX_EVENTS_PER_LIST = 5000
 
 
-class Contract(BaseModel):
-    """Base for every inbound model: unknown fields are errors, strings are trimmed."""
+def storable_text(value: str) -> str:
+    """Refuse text Postgres cannot store: NUL bytes, and lone surrogates (not UTF-8)."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL bytes")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValueError("must not contain lone surrogates") from None
+    return value
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+# For path and query parameters: the same refusal as every string field of a contract.
+StorableText = Annotated[str, AfterValidator(storable_text)]
+# Ids are Postgres bigints: a larger number names no row and must be refused, not sent.
+MAX_ID = 2**63 - 1
+
+
+class Contract(BaseModel):
+    """Base for every inbound model: unknown fields are errors, strings are trimmed and must be
+    storable, numbers finite (NaN is not JSON, and Infinity reads back as null)."""
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, frozen=True, allow_inf_nan=False
+    )
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: object) -> object:
+        return storable_text(value) if isinstance(value, str) else value
 
 
 class Identifier(Contract):

@@ -18,11 +18,14 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    # hide_parameters: a failed statement's message would otherwise carry its bound values
+    # (names, SSNs, birth dates) into every log and traceback that prints it.
     return create_engine(
         normalise_url(url),
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

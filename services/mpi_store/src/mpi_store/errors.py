@@ -1,6 +1,8 @@
 """The MPI's one error hierarchy; HTTP errors carry their status code.
 
 MPIError
+├── ConfigurationError    (a setting is missing or invalid; names the variable, never its value)
+├── InvalidInput (422)    (a command's file or option is unusable; the CLI exits 2 naming it)
 ├── NotFound (404)
 │   ├── PatientNotFound
 │   ├── RecordNotFound
@@ -9,6 +11,7 @@ MPIError
 ├── Forbidden (403)
 ├── Conflict (409)
 ├── PayloadTooLarge (413)
+├── InternalError (500)   (anything unexpected; logged by type and request id only)
 └── DependencyUnavailable (503)
     └── ClassifierUnavailable  (the classifier backend failed; adjudication retries)
 
@@ -24,6 +27,14 @@ class MPIError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class ConfigurationError(MPIError):
+    pass
+
+
+class InvalidInput(MPIError):
+    status_code = 422
 
 
 class NotFound(MPIError):
@@ -60,6 +71,10 @@ class Conflict(MPIError):
 
 class PayloadTooLarge(MPIError):
     status_code = 413
+
+
+class InternalError(MPIError):
+    status_code = 500
 
 
 class DependencyUnavailable(MPIError):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -11,14 +10,13 @@ import typer
 
 app = typer.Typer(help="Gray-zone classifiers: fit and ship", no_args_is_help=True)
 
-_MODELS = Path(str(resources.files("mpi_classifier.models")))
-
 
 @app.command("fit-overlap")
 def fit_overlap_command(
     train: Annotated[Path, typer.Option(help="Training population (records/events/truth)")],
     dev: Annotated[Path, typer.Option(help="Dev population for the fusion (never data/eval)")],
-    out: Annotated[Path, typer.Option(help="Model JSON to write")] = _MODELS / "overlap.json",
+    # No default: the shipped model (in mpi_classifier/models) is replaced only on purpose.
+    out: Annotated[Path, typer.Option(help="Model JSON to write")],
 ) -> None:
     """Fit the overlap classifier on --train's gray pairs and its fusion on --dev's."""
     from mpi_linker.model.artifact import load

@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from mpi_api.adjudications import service
 from mpi_api.adjudications.schemas import AdjudicationPage, AdjudicationRead, RecordKey
-from mpi_api.deps import AdminDep, ReaderDep, SessionDep
+from mpi_api.deps import AdminDep, ReaderDep, SessionDep, SettingsDep
+from mpi_api.responses import error_responses
+from mpi_store.contracts import MAX_ID
 from mpi_store.enums import AdjudicationState, Verdict
 from mpi_store.models import Adjudication, SourceRecord
 
 router = APIRouter(prefix="/adjudications", tags=["adjudications"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or unknown API key"},
-    403: {"description": "Key lacks the scope"},
-}
 
-
-@router.get("", operation_id="list_adjudications", responses=_ERRORS)
+@router.get("", operation_id="list_adjudications", responses=error_responses({}))
 def list_adjudications(
     session: SessionDep,
     _: ReaderDep,
     state: Annotated[AdjudicationState | None, Query(description="Only this state")] = None,
-    after: Annotated[int, Query(ge=0, description="Ids above this (paging)")] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_ID, description="Ids above this (paging)")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AdjudicationPage:
     """Gray pairs in id order with their scores and verdicts; page with `after=next_after`."""
@@ -37,17 +35,22 @@ def list_adjudications(
 @router.post(
     "/{adjudication_id}/requeue",
     operation_id="requeue_adjudication",
-    responses={
-        404: {"description": "Unknown adjudication"},
-        409: {"description": "The adjudication is not failed"},
-        **_ERRORS,
-    },
+    responses=error_responses(
+        {404: "Unknown adjudication", 409: "Neither failed nor a stale pending one"}
+    ),
 )
 def requeue_adjudication(
-    adjudication_id: int, session: SessionDep, _: AdminDep
+    adjudication_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: SessionDep,
+    settings: SettingsDep,
+    _: AdminDep,
 ) -> AdjudicationRead:
-    """Send a failed adjudication back to the classifier (state `pending` again)."""
-    adjudication = service.requeue(session, adjudication_id=adjudication_id)
+    """Send a failed adjudication back to the classifier (state `pending` again), or a pending
+    one untouched for `MPI_API_REQUEUE_PENDING_AFTER_SECONDS` (its worker died holding it)."""
+    stale_after = dt.timedelta(seconds=settings.requeue_pending_after_seconds)
+    adjudication = service.requeue(
+        session, adjudication_id=adjudication_id, stale_after=stale_after
+    )
     return _read(adjudication, *service.records_of(session, adjudication))
 
 

@@ -1,6 +1,9 @@
-"""List adjudications and requeue failed ones (the worker gave up after its retries)."""
+"""List adjudications and requeue failed ones (the worker gave up after its retries) or stale
+pending ones (the worker died holding them)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 from sqlalchemy.orm import Session
 
@@ -26,16 +29,20 @@ def records_of(session: Session, adjudication: Adjudication) -> tuple[SourceReco
     )
 
 
-def requeue(session: Session, *, adjudication_id: int) -> Adjudication:
-    """failed → pending, and a new outbox row so the relay publishes it again."""
+def requeue(session: Session, *, adjudication_id: int, stale_after: dt.timedelta) -> Adjudication:
+    """failed → pending, or a pending one untouched for `stale_after` again, with a new outbox
+    row so the relay publishes it. A pending one may still sit in the broker: publishing it
+    twice is harmless, since its verdict is a conditional `pending → done` update."""
     adjudications = AdjudicationRepository(session)
     if adjudications.get(adjudication_id) is None:
         raise AdjudicationNotFound("no adjudication with that id")
-    requeued = adjudications.transition(
-        adjudication_id, from_state=AdjudicationState.FAILED, to_state=AdjudicationState.PENDING
-    )
+    stale_before = dt.datetime.now(dt.UTC) - stale_after
+    requeued = adjudications.requeue(adjudication_id, stale_before=stale_before)
     if requeued is None:
-        raise Conflict("only a failed adjudication can be requeued")
+        raise Conflict(
+            "only a failed adjudication, or a pending one untouched for "
+            f"{stale_after.total_seconds():.0f} s, can be requeued"
+        )
     OutboxRepository(session).add(
         OutboxTopic.ADJUDICATION_REQUESTED,
         {"record_id": requeued.record_id, "adjudication_ids": [requeued.id]},

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Query
 
 from mpi_api.deps import ReaderDep, SessionDep
 from mpi_api.events.schemas import EventPage, EventRead
+from mpi_api.responses import error_responses
+from mpi_store.contracts import MAX_ID
 from mpi_store.repositories import EventRepository
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -16,18 +18,16 @@ router = APIRouter(prefix="/events", tags=["events"])
 @router.get(
     "",
     operation_id="list_events",
-    responses={
-        401: {"description": "Missing or unknown API key"},
-        403: {"description": "Key lacks `patients:read`"},
-        404: {"description": "`after` names no event"},
-    },
+    responses=error_responses({404: "`after` names no event"}),
 )
 def list_events(
     session: SessionDep,
     _: ReaderDep,
     after: Annotated[
         int | None,
-        Query(ge=1, description="The last event id you processed (none: from the start)"),
+        Query(
+            ge=1, le=MAX_ID, description="The last event id you processed (none: from the start)"
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from mpi_api.deps import ReaderDep, SessionDep
 from mpi_api.patients import service
 from mpi_api.patients.schemas import LinkedRecordRead, PatientRead, RedirectRead
+from mpi_api.responses import error_responses
+from mpi_store.contracts import StorableText
 from mpi_store.enums import GoldenStatus
 
 router = APIRouter(prefix="/patients", tags=["patients"])
@@ -20,12 +22,10 @@ router = APIRouter(prefix="/patients", tags=["patients"])
     operation_id="read_patient",
     responses={
         308: {"model": RedirectRead, "description": "Merged into another patient"},
-        401: {"description": "Missing or unknown API key"},
-        403: {"description": "Key lacks `patients:read`"},
-        404: {"description": "Unknown mpi_id"},
+        **error_responses({404: "Unknown mpi_id"}),
     },
 )
-def read_patient(mpi_id: str, session: SessionDep, _: ReaderDep) -> Any:
+def read_patient(mpi_id: StorableText, session: SessionDep, _: ReaderDep) -> Any:
     """The golden record and its linked source records.
 
     A merged (redirected) `mpi_id` answers `308 Permanent Redirect` with `Location:

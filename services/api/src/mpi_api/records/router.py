@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response, status
 
 from mpi_api.deps import ReaderDep, SessionDep, WriterDep
 from mpi_api.records import events, service
 from mpi_api.records.schemas import RecordLinkRead, RecordRead
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
+from mpi_api.responses import error_responses
+from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate, StorableText
 from mpi_store.repositories import SourceRecordRepository
 
 router = APIRouter(prefix="/records", tags=["records"])
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Missing or unknown API key"},
-    403: {"description": "Key lacks the scope or may not write this source"},
-    413: {"description": "Body over the size limit"},
-    422: {"description": "Invalid record; `detail` names each field"},
-}
 
 
 @router.post(
     "",
     operation_id="create_record",
     status_code=status.HTTP_201_CREATED,
-    responses={200: {"description": "Update (or replay) of a known record"}, **_ERRORS},
+    responses={
+        200: {"description": "Update (or replay) of a known record"},
+        **error_responses(
+            {
+                400: "Body is not JSON (`InvalidJSON`: not UTF-8, or nested too deep)",
+                413: "Body over the size limit",
+                503: "The linker did not answer; nothing was stored",
+            }
+        ),
+    },
 )
 def create_record(
     body: RecordCreate,
@@ -60,12 +61,13 @@ def create_record(
 
 
 @router.get(
-    "/{source}/{source_record_id}",
+    # `:path`: a facility's id may hold `/` (sent as %2F, which the server decodes first).
+    "/{source}/{source_record_id:path}",
     operation_id="read_record",
-    responses={404: {"description": "No such record"}, **_ERRORS},
+    responses=error_responses({404: "No such record"}),
 )
 def read_record(
-    source: str, source_record_id: str, session: SessionDep, _: ReaderDep
+    source: StorableText, source_record_id: StorableText, session: SessionDep, _: ReaderDep
 ) -> RecordRead:
     """The stored record as last received, with the patient it is linked to."""
     result = service.get_record(session, source=source, source_record_id=source_record_id)

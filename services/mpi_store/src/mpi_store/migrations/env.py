@@ -21,7 +21,9 @@ given: Connection | None = config.attributes.get("connection")
 if given is not None:
     _run(given)
 else:
-    engine = create_engine(config.get_main_option("sqlalchemy.url") or "", poolclass=NullPool)
+    engine = create_engine(
+        config.get_main_option("sqlalchemy.url") or "", poolclass=NullPool, hide_parameters=True
+    )
     with engine.connect() as connection:
         _run(connection)
         connection.commit()

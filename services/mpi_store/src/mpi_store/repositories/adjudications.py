@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from mpi_store.enums import AdjudicationState
@@ -69,6 +70,24 @@ class AdjudicationRepository:
             update(Adjudication)
             .where(Adjudication.id == adjudication_id, Adjudication.state == from_state)
             .values(state=to_state, updated_at=func.now(), **fields)
+            .returning(Adjudication.id)
+        )
+        return None if claimed is None else self.get(adjudication_id)
+
+    def requeue(self, adjudication_id: int, *, stale_before: dt.datetime) -> Adjudication | None:
+        """failed → pending, or a pending one untouched since `stale_before` (its worker died
+        holding it) → pending again; None if it is neither."""
+        requeueable = or_(
+            Adjudication.state == AdjudicationState.FAILED,
+            and_(
+                Adjudication.state == AdjudicationState.PENDING,
+                Adjudication.updated_at < stale_before,
+            ),
+        )
+        claimed = self.session.scalar(
+            update(Adjudication)
+            .where(Adjudication.id == adjudication_id, requeueable)
+            .values(state=AdjudicationState.PENDING, updated_at=func.now())
             .returning(Adjudication.id)
         )
         return None if claimed is None else self.get(adjudication_id)

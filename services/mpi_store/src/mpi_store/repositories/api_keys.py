@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import datetime as dt
+
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from mpi_store.models import ApiKey
@@ -24,3 +26,16 @@ class ApiKeyRepository:
         return self.session.scalar(
             select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
         )
+
+    def all(self) -> list[ApiKey]:
+        return list(self.session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+    def revoke(self, key_id: int) -> bool:
+        """Revoke an active key; False if there is no active key with that id."""
+        revoked = self.session.scalar(
+            update(ApiKey)
+            .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=dt.datetime.now(dt.UTC))
+            .returning(ApiKey.id)
+        )
+        return revoked is not None
