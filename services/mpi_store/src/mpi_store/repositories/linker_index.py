@@ -49,6 +49,16 @@ class LinkerIndexRepository:
         for row in self.session.execute(query.execution_options(yield_per=5000)):
             yield row.record_id, row.features
 
+    def keys_with_prefix(self, prefix: str) -> Iterator[tuple[int, str]]:
+        """Every indexed (record id, blocking key) whose key starts with `prefix` (streamed)."""
+        query = (
+            select(BlockingKey.record_id, BlockingKey.key)
+            .where(BlockingKey.key.startswith(prefix, autoescape=True))
+            .order_by(BlockingKey.record_id, BlockingKey.key)
+        )
+        for row in self.session.execute(query.execution_options(yield_per=5000)):
+            yield row.record_id, row.key
+
     def candidates(
         self, keys: Sequence[str], *, limit: int, exclude_record_id: int | None = None
     ) -> list[Candidate]:
