@@ -14,6 +14,7 @@ process (never Python's salted `hash()`).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -49,9 +50,11 @@ class HistoryParameters:
     A record needs at least `min_concepts` rare concepts to get any key.
     """
 
+    # Chosen on a training population (benchmarks/blocking_recall.py --sweep: fitted on half
+    # of its patients, measured on the other half); see the README's Linker section.
     scheme: str = "pairs"
-    max_share: float = 0.2
-    max_pair_share: float = 0.01
+    max_share: float = 0.3
+    max_pair_share: float = 0.03
     max_keys: int = 50
     bands: int = 20
     rows: int = 2
@@ -60,12 +63,15 @@ class HistoryParameters:
 
 @dataclass(frozen=True)
 class Rarity:
-    """Document frequency of each concept over the training records."""
+    """Document frequency of each concept over the training records, and the pairs of rare
+    concepts that go together more often than `max_pair_share` (given together, or a condition
+    and its usual medication: their product of shares understates them), by key digest."""
 
     records: int
     document_frequency: Mapping[str, int]
     parameters: HistoryParameters
     fitted_on: Mapping[str, Any]
+    common_pairs: frozenset[str] = frozenset()
 
     def share(self, concept: str) -> float:
         """The share of training records holding the concept, smoothed (+1) so that a concept
@@ -81,6 +87,7 @@ class Rarity:
                 "records": self.records,
                 "parameters": self.parameters.__dict__,
                 "fitted_on": dict(self.fitted_on),
+                "common_pairs": sorted(self.common_pairs),
                 "document_frequency": dict(sorted(self.document_frequency.items())),
             },
             indent=1,
@@ -94,6 +101,7 @@ class Rarity:
             document_frequency={str(k): int(v) for k, v in data["document_frequency"].items()},
             parameters=HistoryParameters(**data["parameters"]),
             fitted_on=data.get("fitted_on", {}),
+            common_pairs=frozenset(data.get("common_pairs", [])),
         )
 
     @classmethod
@@ -105,21 +113,31 @@ class Rarity:
         fitted_on: Mapping[str, Any] | None = None,
         min_count: int = 2,
     ) -> Rarity:
-        """Count, per concept, the records holding it. Concepts held by fewer than `min_count`
-        records are left out of the table (they are rare either way), which keeps it small."""
+        """Count, per concept, the records holding it, then the rare pairs held by more than
+        `max_pair_share` of them. Concepts held by fewer than `min_count` records are left out
+        of the table (they are rare either way), which keeps it small."""
         params = parameters or HistoryParameters()
+        held = [concepts(events) for events in histories]
         counts: dict[str, int] = {}
-        records = 0
-        for events in histories:
-            records += 1
-            for key in concepts(events):
+        for found in held:
+            for key in found:
                 counts[key] = counts.get(key, 0) + 1
-        return cls(
-            records=records,
+        table = cls(
+            records=len(held),
             document_frequency={k: c for k, c in counts.items() if c >= min_count},
             parameters=params,
             fitted_on=fitted_on or {},
         )
+        together: dict[str, int] = {}
+        for found in held:
+            rare = sorted(c for c in found if table.is_rare(c))
+            for a, b in itertools.combinations(rare, 2):
+                digest = _pair_digest(a, b)
+                together[digest] = together.get(digest, 0) + 1
+        common = {
+            d for d, c in together.items() if c >= 2 and c > params.max_pair_share * len(held)
+        }
+        return dataclasses.replace(table, common_pairs=frozenset(common))
 
 
 @cache
@@ -166,13 +184,17 @@ def _pair_keys(rare: set[str], table: Rarity) -> list[str]:
     params = table.parameters
     shares = sorted((table.share(c), c) for c in rare)
     pairs = sorted(
-        (p * q, a, b)
+        (p * q, digest)
         for (p, a), (q, b) in itertools.combinations(shares, 2)
         if p * q <= params.max_pair_share
+        and (digest := _pair_digest(a, b)) not in table.common_pairs
     )[: params.max_keys]
-    return sorted(
-        f"{PREFIX}:p:{_digest(_PAIR_SEPARATOR.join((a, b)), b'mpi-hist-pair')}" for _, a, b in pairs
-    )
+    return sorted(f"{PREFIX}:p:{digest}" for _, digest in pairs)
+
+
+def _pair_digest(a: str, b: str) -> str:
+    first, second = sorted((a, b))
+    return _digest(_PAIR_SEPARATOR.join((first, second)), b"mpi-hist-pair")
 
 
 def _minhash_keys(rare: set[str], params: HistoryParameters) -> list[str]:
