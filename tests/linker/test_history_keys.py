@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from mpi_linker.cli import app
 from mpi_linker.features import blocking_keys, features, lock_keys
 from mpi_linker.frames import frame, read_events, read_records, record_key
-from mpi_linker.history_keys import history_keys, is_history_key, shipped_rarity
+from mpi_linker.history_keys import Rarity, history_keys, is_history_key, shipped_rarity
 from mpi_linker.model.artifact import load
 from mpi_linker.model.train import predict_pairs
 
@@ -111,3 +114,30 @@ def test_weak_demographics_with_a_shared_rare_history_become_a_candidate_pair():
     assert [(p["unique_id_l"], p["unique_id_r"]) for p in pairs] == [
         (record_key("A", "1"), record_key("B", "2"))
     ]
+
+
+def test_fit_history_writes_a_table_and_refuses_the_evaluation_set(tmp_path):
+    out = tmp_path / "rarity.json"
+    runner = CliRunner()
+
+    fitted = runner.invoke(app, ["fit-history", "--data", str(FIXTURE), "--out", str(out)])
+    refused = runner.invoke(
+        app, ["fit-history", "--data", str(FIXTURE.parent / "eval"), "--out", str(out)]
+    )
+
+    assert fitted.exit_code == 0, fitted.output
+    rarity = Rarity.from_json(out.read_text())
+    assert rarity.records == 401
+    assert rarity.parameters == shipped_rarity().parameters
+    assert refused.exit_code == 2
+    assert "evaluation set" in refused.output
+
+
+def test_pairs_the_training_records_hold_together_give_no_key():
+    together = rare_events("1", "2")
+    others = [rare_events(f"1{i:02d}", f"2{i:02d}") for i in range(37)]
+    rarity = Rarity.fit([together, together, together, *others])
+
+    assert rarity.common_pairs
+    assert history_keys(together, rarity) == []
+    assert history_keys(rare_events("1", "3"), rarity)
