@@ -109,7 +109,13 @@ class Store:
         return stored, golden
 
     def gray_record(
-        self, candidates, *, probability: float = 0.3, accept_alone: float = 0.5, **fields
+        self,
+        candidates,
+        *,
+        probability: float = 0.3,
+        accept_alone: float = 0.5,
+        comparison_weights=None,
+        **fields,
     ):
         """A new record the api put on its own provisional golden record, with one pending
         adjudication per candidate record and one outbox row."""
@@ -136,7 +142,7 @@ class Store:
                 candidate_golden_record_id=links.get_for_record(candidate.id).golden_record_id,
                 probability=probability,
                 match_weight=0.0,
-                comparison_weights={},
+                comparison_weights=comparison_weights or {},
                 model_version="splink-test",
                 accept_alone_threshold=accept_alone,
             )

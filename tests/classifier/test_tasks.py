@@ -168,3 +168,31 @@ def test_a_pair_stored_without_a_splink_alone_bound_is_never_linked_without_evid
 
     assert _run_task(adjudication.id, retries=0) == "no_match"
     assert LinkRepository(session).get_for_record(record.id).match_result == "NO_MATCH"
+
+
+TWINS = {"family_name": "Okafor", "birth_date": "1990-04-02", "address_line1": "3 Elm St"}
+
+
+@pytest.mark.parametrize(
+    ("given_weight", "verdict"),
+    # Given names Splink finds different: twins, for a person; alike (a typo): one patient.
+    [(-4.0, "review"), (3.5, "match")],
+)
+def test_possible_twins_without_history_go_to_a_person(
+    session, store, runtime, given_weight, verdict
+):
+    candidate, _ = store.record(source="FAC1", clinical=None, given_name="Chidi", **TWINS)
+    record, _, (adjudication,) = store.gray_record(
+        [candidate],
+        source="FAC2",
+        probability=0.9,
+        comparison_weights={"given_name": {"level": "x", "match_weight": given_weight}},
+        given_name="Amaka",
+        **TWINS,
+    )
+
+    assert _run_task(adjudication.id, retries=0) == verdict
+
+    link = LinkRepository(session).get_for_record(record.id)
+    expected = ("POSSIBLE_MATCH", "provisional") if verdict == "review" else ("MATCH", "final")
+    assert (link.match_result, link.link_state) == expected

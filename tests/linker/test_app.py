@@ -50,3 +50,27 @@ def test_health_and_metrics(linker):
 
     assert linker.get("/healthz").json()["status"] == "ok"
     assert "mpi_linker_score_seconds_count 1.0" in linker.get("/metrics").text
+
+
+def test_reload_serves_the_model_file_written_since(database_url, session_factory, tmp_path):
+    from mpi_linker.model.artifact import load
+
+    shipped = load()
+    path = tmp_path / "model.json"
+    path.write_text(shipped.to_json())
+    app = create_app(Settings(database_url=database_url, model_path=path))
+    with TestClient(app) as client:
+        app.state.session_factory = session_factory
+        assert client.get("/model").json()["version"] == shipped.version
+        retrained = type(shipped)(
+            version="splink-retrained", splink=shipped.splink, thresholds=shipped.thresholds
+        )
+        path.write_text(retrained.to_json())
+
+        answer = client.post("/model/reload")
+
+        assert answer.json() == {"model_version": "splink-retrained"}
+        assert client.get("/model").json()["version"] == "splink-retrained"
+        row = features({"given_name": "Ann", "family_name": "Lee", "birth_date": "1990-01-01"})
+        scored = client.post("/score", json={"features": row, "blocking_keys": blocking_keys(row)})
+        assert scored.json()["model_version"] == "splink-retrained"

@@ -20,6 +20,7 @@ from mpi_training.corruption.config import PRESETS, CorruptionConfig
 from mpi_training.evaluate import evaluate_files
 from mpi_training.febrl import DATASETS, write_febrl
 from mpi_training.generate import FacilityMode, GenerateParams, generate
+from mpi_training.mix import MixError, mix
 from mpi_training.replay import replay, write_clusters
 from mpi_training.simulation import default_workers
 from mpi_training.tables import ERROR_LOG_FILE
@@ -89,6 +90,25 @@ def generate_command(
     console.print(
         f"{counts['patients']} patients, {counts['records']} records, {counts['events']} events, "
         f"{counts['field_changes']} field changes -> {out}"
+    )
+
+
+@data_app.command("mix")
+def mix_command(
+    datasets: Annotated[
+        list[Path], typer.Argument(help="Datasets generated from one population (one seed).")
+    ],
+    out: Annotated[Path, typer.Option(help="Output folder.")],
+) -> None:
+    """Each patient's records from one of the datasets (a stable draw by patient id)."""
+    try:
+        manifest = mix(datasets, out)
+    except (MixError, FileNotFoundError) as error:
+        raise typer.BadParameter(str(error)) from error
+    counts = manifest["counts"]
+    console.print(
+        f"{counts['patients']} patients, {counts['records']} records -> {out} "
+        f"(patients from each: {counts['patients_from']})"
     )
 
 

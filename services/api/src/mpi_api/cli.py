@@ -184,33 +184,59 @@ def create_key(
 
 @app.command("bulk-load")
 def bulk_load_command(
-    data: Annotated[Path, typer.Argument(help="Dataset folder (records.parquet, events.parquet)")],
+    data: Annotated[
+        Path | None, typer.Argument(help="Dataset folder (records.parquet, events.parquet)")
+    ] = None,
     model: Annotated[
         Path | None, typer.Option(help="Linker model artifact; default: the shipped model")
     ] = None,
+    relink: Annotated[
+        bool,
+        typer.Option(
+            help="Re-decide the stored records under --model instead (mpi_ids kept; stop the"
+            " api and worker first)"
+        ),
+    ] = False,
     state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
-    """Load and link a whole dataset into an empty MPI with Splink's batch predict."""
+    """Load and link a whole dataset into an empty MPI with Splink's batch predict, or
+    (--relink) re-decide every stored record under a new linker model."""
     from mpi_api.bulk import bulk_load
     from mpi_api.bulk.ingest import InvalidRecord
+    from mpi_api.bulk.relink import relink as relink_all
     from mpi_linker.model.artifact import load
     from mpi_store.datasets import iter_payloads
     from mpi_store.errors import Conflict
 
+    if relink == (data is not None):
+        raise typer.BadParameter("give a dataset folder, or --relink without one")
     _, url = _database_url(state_dir)
     upgrade(url)
-    _, payloads = iter_payloads(data)
     engine = make_engine(url, pool_size=1)
     started = time.perf_counter()
     try:
         with unit_of_work(make_sessionmaker(engine)) as session:
-            report = bulk_load(session, payloads=payloads, artifact=load(model))
+            if data is None:
+                relinked = relink_all(session, artifact=load(model))
+            else:
+                _, payloads = iter_payloads(data)
+                report = bulk_load(session, payloads=payloads, artifact=load(model))
     except (InvalidRecord, Conflict) as e:
-        typer.secho(f"Nothing was loaded: {e}", err=True, fg=typer.colors.RED)
+        typer.secho(
+            f"Nothing was {'relinked' if relink else 'loaded'}: {e}", err=True, fg=typer.colors.RED
+        )
         raise typer.Exit(2) from e
     finally:
         engine.dispose()
     elapsed = time.perf_counter() - started
+    if data is None:
+        print(
+            f"{relinked.records} records relinked in {elapsed:.1f} s: {relinked.links_changed} "
+            f"links changed; {relinked.patients} patients ({relinked.patients_kept} kept their "
+            f"mpi_id, {relinked.patients_created} new, {relinked.patients_redirected} redirected);"
+            f" {relinked.gray_pairs} gray pairs queued; decisions {relinked.match_results}"
+        )
+        return
     print(
         f"{report.records} records -> {report.golden_records} patients in {elapsed:.1f} s "
         f"({report.records / max(elapsed, 1e-9):.0f} records/s); {report.candidate_pairs} "

@@ -11,6 +11,7 @@ person). MANUAL links are never changed by automation.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +31,15 @@ from mpi_store.repositories import AdjudicationRepository, GoldenRecordRepositor
 from mpi_store.survivorship import survive
 
 log = logging.getLogger(__name__)
+_DIGITS = re.compile(r"\D+")
 
 # Guards that forbid joining two golden records (the others route pairs to review, which is
 # what the classifier is doing).
 MERGE_GUARDS = frozenset({"conflicting_ssn", "conflicting_identifier"})
+# Relatives look alike to demographics; only a clinical history tells them apart. Without one
+# (the classifier abstained) a pair that looks like twins or a household, with given names
+# Splink finds different, goes to a person.
+RELATIVE_GUARDS = frozenset({"possible_twin", "possible_household_member"})
 # Every apply takes this lock: merges touch links and golden records of several patients, and
 # serialising them (they are rare and take milliseconds) rules out lost updates and deadlocks.
 APPLY_LOCK = "mpi:adjudication.apply"
@@ -69,7 +75,15 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
     )
     if adjudication is None:
         return None
-    verdict = _merge(session, adjudication, scores) if scores.accept else Verdict.NO_MATCH
+    if not scores.accept:
+        verdict = Verdict.NO_MATCH
+    elif scores.abstain_reason and _relatives(session, adjudication):
+        log.info(
+            "adjudication %s: possible relatives without history, left for review", adjudication.id
+        )
+        verdict = Verdict.REVIEW
+    else:
+        verdict = _merge(session, adjudication, scores)
     adjudication.verdict = verdict
     session.flush()
     if verdict is Verdict.NO_MATCH:
@@ -180,6 +194,19 @@ def _conflicts(
     return found
 
 
+def _relatives(session: Session, adjudication: Adjudication) -> bool:
+    """The twin or household guard fires and Splink found the given names different (a
+    negative weight), not one name with a typo."""
+    given = (adjudication.comparison_weights or {}).get("given_name") or {}
+    if given.get("match_weight", 0.0) >= 0:
+        return False
+    first, second = (
+        session.get_one(SourceRecord, record_id)
+        for record_id in (adjudication.record_id, adjudication.candidate_record_id)
+    )
+    return bool(pair_guards(_guard_view(first), _guard_view(second)) & RELATIVE_GUARDS)
+
+
 def _guard_view(record: SourceRecord) -> dict[str, Any]:
     return {
         "ssn": record.norm_ssn,
@@ -187,6 +214,9 @@ def _guard_view(record: SourceRecord) -> dict[str, Any]:
         "family_name": record.norm_family_name,
         "given_name": record.norm_given_name,
         "identifiers": record.identifiers,
+        # Digits and case-folded words: close enough to the linker's forms for a guard.
+        "phone": _DIGITS.sub("", record.phone or "")[-10:] or None,
+        "address": " ".join((record.address_line1 or "").casefold().split()) or None,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -21,6 +22,9 @@ from mpi_linker.score.router import router as score_router
 from mpi_linker.scoring import Scorer
 from mpi_linker.settings import Settings
 from mpi_store.db import make_engine, make_sessionmaker
+
+# Longer than any score request takes (the api gives up after a few seconds).
+_RETIRE_AFTER_SECONDS = 30.0
 
 
 @dataclass
@@ -56,9 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = make_sessionmaker(engine)
         app.state.scorer = Scorer(load(settings.model_path))
+        app.state.retired = []
         try:
             yield
         finally:
+            for scorer, retire in app.state.retired:
+                retire.cancel()
+                scorer.close()
             app.state.scorer.close()
             engine.dispose()
 
@@ -75,6 +83,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", operation_id="read_health")
     def read_health() -> dict[str, str]:
         return {"status": "ok", "model_version": app.state.scorer.artifact.version}
+
+    @app.post("/model/reload", operation_id="reload_model")
+    def reload_model() -> dict[str, str]:
+        """Serve the model file again (after `mpi linker train` wrote a new one there).
+
+        Requests already scoring finish on the old model, which is closed a little later;
+        every link records the version that decided it.
+        """
+        previous = app.state.scorer
+        app.state.scorer = Scorer(load(settings.model_path))
+        retire = threading.Timer(_RETIRE_AFTER_SECONDS, previous.close)
+        retire.daemon = True
+        app.state.retired.append((previous, retire))
+        retire.start()
+        return {"model_version": app.state.scorer.artifact.version}
 
     @app.get("/metrics", operation_id="read_metrics", include_in_schema=False)
     def read_metrics() -> Response:

@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -18,10 +18,10 @@ from sqlalchemy import select
 from mpi_linker.features import TF_COLUMNS
 from mpi_linker.frames import frame, frame_of_features, read_events, read_records, record_key
 from mpi_linker.history_keys import (
-    PREFIX as HISTORY_PREFIX,
     RARITY_RESOURCE,
     HistoryParameters,
     Rarity,
+    is_history_key,
 )
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.chart import chart_path, write_match_weights_chart
@@ -59,11 +59,12 @@ def _stored_frame() -> pa.Table:
                 select(SourceRecord.id, SourceRecord.source, SourceRecord.source_record_id)
             )
         }
-        index = LinkerIndexRepository(session)
-        rows = [(keys[i], f) for i, f in index.all_features()]
+        rows: list[tuple[str, dict[str, Any]]] = []
         stored_history: dict[str, list[str]] = {}
-        for record_id, key in index.keys_with_prefix(f"{HISTORY_PREFIX}:"):
-            stored_history.setdefault(keys[record_id], []).append(key)
+        for i, f, indexed in LinkerIndexRepository(session).all_indexed():
+            rows.append((keys[i], f))
+            # Features cannot give the history keys: they are the stored ones.
+            stored_history[keys[i]] = [k for k in indexed if is_history_key(k)]
     engine.dispose()
     return frame_of_features(rows, stored_history)
 
@@ -116,12 +117,7 @@ def train(
             records,
             seed=seed,
             card={
-                "training_data": {
-                    "source": name,
-                    "manifest": json.loads(manifest.read_text()).get("parameters")
-                    if manifest is not None and manifest.exists()
-                    else None,
-                },
+                "training_data": {"source": name, "manifest": _generated_by(manifest)},
             },
         )
     for line in artifact.card["em_sessions_skipped"]:
@@ -130,6 +126,14 @@ def train(
         console.print(f"[yellow]repaired[/]: {line}")
     _print_levels(artifact)
     _write(artifact, out)
+
+
+def _generated_by(manifest: Path | None) -> Any:
+    """What made the dataset: its generator's parameters, or the datasets a mix drew on."""
+    if manifest is None or not manifest.exists():
+        return None
+    found = json.loads(manifest.read_text())
+    return found.get("parameters") or found.get("mixed")
 
 
 @app.command("check")

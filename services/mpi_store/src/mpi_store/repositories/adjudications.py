@@ -21,6 +21,21 @@ class AdjudicationRepository:
         self.session.flush()
         return adjudication
 
+    def reset(self, adjudication: Adjudication, **fields: Any) -> None:
+        """Ask a decided pair again (a relink under a new model): pending, with new scores."""
+        for name, value in {
+            **fields,
+            "state": AdjudicationState.PENDING,
+            "classifier_probability": None,
+            "fused_probability": None,
+            "verdict": None,
+            "classifier_backend": None,
+            "classifier_model": None,
+            "abstain_reason": None,
+        }.items():
+            setattr(adjudication, name, value)
+        self.session.flush()
+
     def get(self, adjudication_id: int) -> Adjudication | None:
         return self.session.get(Adjudication, adjudication_id, populate_existing=True)
 

@@ -41,23 +41,20 @@ class LinkerIndexRepository:
                 insert(BlockingKey), [{"key": k, "record_id": record_id} for k in keys]
             )
 
-    def all_features(self) -> Iterator[tuple[int, dict[str, Any]]]:
-        """Every indexed record's comparison features, by record id (streamed)."""
-        query = select(LinkerRecord.record_id, LinkerRecord.features).order_by(
-            LinkerRecord.record_id
+    def all_indexed(self) -> Iterator[tuple[int, dict[str, Any], list[str]]]:
+        """Every indexed record's comparison features and blocking keys, by record id."""
+        keys = (
+            select(BlockingKey.record_id, func.array_agg(BlockingKey.key).label("keys"))
+            .group_by(BlockingKey.record_id)
+            .subquery()
         )
-        for row in self.session.execute(query.execution_options(yield_per=5000)):
-            yield row.record_id, row.features
-
-    def keys_with_prefix(self, prefix: str) -> Iterator[tuple[int, str]]:
-        """Every indexed (record id, blocking key) whose key starts with `prefix` (streamed)."""
         query = (
-            select(BlockingKey.record_id, BlockingKey.key)
-            .where(BlockingKey.key.startswith(prefix, autoescape=True))
-            .order_by(BlockingKey.record_id, BlockingKey.key)
+            select(LinkerRecord.record_id, LinkerRecord.features, keys.c["keys"])
+            .outerjoin(keys, keys.c.record_id == LinkerRecord.record_id)
+            .order_by(LinkerRecord.record_id)
         )
         for row in self.session.execute(query.execution_options(yield_per=5000)):
-            yield row.record_id, row.key
+            yield row.record_id, row.features, sorted(row[2] or [])
 
     def candidates(
         self, keys: Sequence[str], *, limit: int, exclude_record_id: int | None = None

@@ -104,9 +104,12 @@ class LinkRepository:
         link_state: str,
         probability: float | None,
         reason: dict[str, Any],
+        model_version: str | None = None,
+        match_weight: float | None = None,
     ) -> Link:
         """Re-decide an existing link (a new decision id, the version bumped) and append the
-        decision to history with the golden record it leaves."""
+        decision to history with the golden record it leaves. A new linker model's decision
+        also sets `model_version` and `match_weight`; other decisions keep them."""
         record = self.session.get_one(SourceRecord, link.record_id)
         previous = link.golden_record_id
         link.golden_record_id = golden_record_id
@@ -114,6 +117,9 @@ class LinkRepository:
         link.link_source = link_source
         link.link_state = link_state
         link.probability = probability
+        if model_version is not None:
+            link.model_version = model_version
+            link.match_weight = match_weight
         link.decision_id = uuid.uuid4()
         link.version += 1
         self.session.add(

@@ -1,0 +1,223 @@
+"""Relink: every stored record decided again under a (new) linker model, mpi_ids kept.
+
+The records are decided as a bulk load of them in id order would decide them (same batch
+predict, tiers, guards and gray pairs); then the result is written over what is stored:
+
+- each new patient keeps the `mpi_id` of the stored patient that holds most of its records
+  (largest overlaps first, each stored patient used once); the others get new golden records;
+- a stored patient left without records becomes a permanent redirect to the new patient that
+  holds most of its former records (as a merge makes it);
+- a link that changes is re-decided through the one write path (`LinkRepository.change`: link
+  history with reason `relink` and the new model version, and a `link.updated` event);
+- pending adjudications of the old model are dropped, the new gray pairs are queued (a decided
+  pair asked again is reset to pending, its verdict kept in link history).
+
+Steward decisions are never overridden: an MPI holding a MANUAL link is refused. Run it while
+nothing else writes (api and worker stopped): it is one transaction over every record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mpi_api.bulk.decide import Decided, Outcome, decide_in_order
+from mpi_api.bulk.ingest import StoredRecord
+from mpi_api.bulk.predict import batch_predict, term_frequencies
+from mpi_api.records import service
+from mpi_linker.frames import SCHEMA
+from mpi_linker.model.artifact import ModelArtifact
+from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
+from mpi_linker.scoring import Scorer
+from mpi_store.enums import AdjudicationState, LinkSource
+from mpi_store.errors import Conflict
+from mpi_store.models import Adjudication, Link, SourceRecord
+from mpi_store.repositories import (
+    AdjudicationRepository,
+    GoldenRecordRepository,
+    LinkerIndexRepository,
+    LinkRepository,
+    OutboxRepository,
+)
+from mpi_store.survivorship import survive
+
+_VIEW_FIELDS = tuple(f.name for f in dataclasses.fields(StoredRecord))
+
+
+@dataclass(frozen=True)
+class RelinkReport:
+    records: int
+    patients: int
+    links_changed: int
+    patients_kept: int
+    patients_created: int
+    patients_redirected: int
+    gray_pairs: int
+    match_results: dict[str, int]
+
+
+def relink(session: Session, *, artifact: ModelArtifact) -> RelinkReport:
+    if session.scalar(select(Link.id).where(Link.link_source == LinkSource.MANUAL).limit(1)):
+        raise Conflict("relink would override steward (MANUAL) decisions; none may be stored")
+    records = [
+        StoredRecord(**{name: getattr(row, name) for name in _VIEW_FIELDS})
+        for row in session.scalars(select(SourceRecord).order_by(SourceRecord.id))
+    ]
+    index = LinkerIndexRepository(session)
+    features = pa.Table.from_pylist(
+        [
+            {**f, "unique_id": str(record_id), BLOCKING_KEYS_COLUMN: keys}
+            for record_id, f, keys in index.all_indexed()
+        ],
+        schema=SCHEMA,
+    )
+    scorer = Scorer(artifact)
+    tfs = term_frequencies(index, scorer, features)
+    with batch_predict(features, artifact, tfs) as predictions:
+        decided = decide_in_order(records, predictions.by_record, scorer, artifact)
+    scorer.close()
+    return _write(session, records, decided)
+
+
+def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) -> RelinkReport:
+    links = LinkRepository(session)
+    goldens = GoldenRecordRepository(session)
+    current = {link.record_id: link for link in session.scalars(select(Link))}
+    stored_golden = {record_id: link.golden_record_id for record_id, link in current.items()}
+    golden_of = _keep_ids(records, decided, stored_golden)
+    kept = len(golden_of)
+    for position in range(len(decided.mpi_ids)):
+        if position not in golden_of:
+            golden_of[position] = goldens.create().id
+    changed = 0
+    for record, outcome in zip(records, decided.outcomes, strict=True):
+        link = current[record.id]
+        if _differs(link, outcome, golden_of[outcome.position]):
+            links.change(
+                link,
+                golden_record_id=golden_of[outcome.position],
+                match_result=outcome.match_result,
+                link_source=outcome.link_source,
+                link_state=outcome.link_state,
+                probability=outcome.probability,
+                reason={"rule": "relink", "decision": json.loads(outcome.reason)},
+                model_version=decided.model_version,
+                match_weight=outcome.match_weight,
+            )
+            changed += 1
+    redirected = _redirect_emptied(session, records, decided, golden_of, stored_golden)
+    for position, golden_id in golden_of.items():
+        goldens.set_attributes(goldens.get(golden_id), survive(decided.members[position]))
+    gray = _requeue(session, records, decided, golden_of)
+    return RelinkReport(
+        records=len(records),
+        patients=len(decided.mpi_ids),
+        links_changed=changed,
+        patients_kept=kept,
+        patients_created=len(decided.mpi_ids) - kept,
+        patients_redirected=redirected,
+        gray_pairs=gray,
+        match_results=dict(Counter(str(o.match_result) for o in decided.outcomes)),
+    )
+
+
+def _keep_ids(
+    records: Sequence[StoredRecord], decided: Decided, stored_golden: dict[int, int]
+) -> dict[int, int]:
+    """New patient position -> the stored golden record whose mpi_id it keeps."""
+    overlap: Counter[tuple[int, int]] = Counter(
+        (outcome.position, stored_golden[record.id])
+        for record, outcome in zip(records, decided.outcomes, strict=True)
+    )
+    kept: dict[int, int] = {}
+    used: set[int] = set()
+    # Largest overlaps first; ties by position then golden id, so a rerun keeps the same ids.
+    for (position, golden_id), _ in sorted(overlap.items(), key=lambda i: (-i[1], i[0])):
+        if position not in kept and golden_id not in used:
+            kept[position] = golden_id
+            used.add(golden_id)
+    return kept
+
+
+def _differs(link: Link, outcome: Outcome, golden_id: int) -> bool:
+    return (
+        link.golden_record_id,
+        link.match_result,
+        link.link_source,
+        link.link_state,
+        link.probability,
+    ) != (
+        golden_id,
+        outcome.match_result,
+        outcome.link_source,
+        outcome.link_state,
+        outcome.probability,
+    )
+
+
+def _redirect_emptied(
+    session: Session,
+    records: Sequence[StoredRecord],
+    decided: Decided,
+    golden_of: dict[int, int],
+    stored_golden: dict[int, int],
+) -> int:
+    """Stored patients no new patient kept: redirect each to where most of its records went."""
+    went: defaultdict[int, Counter[int]] = defaultdict(Counter)
+    for record, outcome in zip(records, decided.outcomes, strict=True):
+        went[stored_golden[record.id]].update([golden_of[outcome.position]])
+    kept = set(golden_of.values())
+    goldens = GoldenRecordRepository(session)
+    redirected = 0
+    for golden_id, targets in sorted(went.items()):
+        if golden_id in kept:
+            continue
+        survivor = max(sorted(targets), key=lambda target: targets[target])
+        goldens.redirect(goldens.get(golden_id), survivor=goldens.get(survivor))
+        redirected += 1
+    return redirected
+
+
+def _requeue(
+    session: Session, records: Sequence[StoredRecord], decided: Decided, golden_of: dict[int, int]
+) -> int:
+    """Drop the old model's pending pairs; queue the new gray pairs, one outbox row per record."""
+    session.execute(delete(Adjudication).where(Adjudication.state == AdjudicationState.PENDING))
+    existing = {
+        (a.record_id, a.candidate_record_id): a for a in session.scalars(select(Adjudication))
+    }
+    adjudications = AdjudicationRepository(session)
+    outbox = OutboxRepository(session)
+    count = 0
+    for record, outcome in zip(records, decided.outcomes, strict=True):
+        ids = []
+        for pair in outcome.gray_pairs:
+            fields = {
+                "candidate_golden_record_id": golden_of[pair.candidate_position],
+                "probability": pair.probability,
+                "match_weight": pair.match_weight,
+                "comparison_weights": json.loads(pair.comparison_weights),
+                "model_version": decided.model_version,
+                "accept_alone_threshold": decided.accept_alone,
+            }
+            stored = existing.get((record.id, pair.candidate_record_id))
+            if stored is None:
+                stored = adjudications.add(
+                    record_id=record.id, candidate_record_id=pair.candidate_record_id, **fields
+                )
+            else:
+                adjudications.reset(stored, **fields)
+            ids.append(stored.id)
+        if ids:
+            outbox.add(
+                service.ADJUDICATION_TOPIC, {"record_id": record.id, "adjudication_ids": ids}
+            )
+            count += len(ids)
+    return count

@@ -1,0 +1,122 @@
+"""Relink: the stored records re-decided under a new model as a fresh bulk load would decide
+them, with mpi_ids kept or redirected, history and events written, MANUAL links respected."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+from sqlalchemy import select, update
+from typer.testing import CliRunner
+
+from mpi_api.bulk import bulk_load
+from mpi_api.bulk.relink import relink
+from mpi_api.cli import app
+from mpi_linker.frames import frame, read_records
+from mpi_linker.model.artifact import load
+from mpi_linker.model.train import self_train
+from mpi_store.datasets import iter_payloads
+from mpi_store.db import unit_of_work
+from mpi_store.errors import Conflict
+from mpi_store.models import Event, GoldenRecord, Link
+from mpi_store.repositories import LinkRepository
+from tests.conftest import FIXTURE
+
+
+@pytest.fixture(scope="module")
+def retrained():
+    return self_train(frame(read_records(FIXTURE)))
+
+
+def _load(session_factory, artifact):
+    _, payloads = iter_payloads(FIXTURE)
+    with unit_of_work(session_factory) as session:
+        bulk_load(session, payloads=payloads, artifact=artifact)
+
+
+def _partition(session_factory):
+    with session_factory() as session:
+        rows = LinkRepository(session).clusters()
+    clusters = defaultdict(set)
+    for row in rows:
+        clusters[row["mpi_id"]].add((row["source"], row["source_record_id"]))
+    return {frozenset(m) for m in clusters.values()}, {
+        (r["source"], r["source_record_id"]): r["mpi_id"] for r in rows
+    }
+
+
+def test_relink_under_the_same_model_changes_nothing(session_factory):
+    _load(session_factory, load())
+    before, ids_before = _partition(session_factory)
+
+    with unit_of_work(session_factory) as session:
+        report = relink(session, artifact=load())
+
+    after, ids_after = _partition(session_factory)
+    assert report.links_changed == 0
+    assert (report.patients_created, report.patients_redirected) == (0, 0)
+    assert after == before
+    assert ids_after == ids_before
+
+
+def test_relink_gives_a_fresh_load_s_patients_and_keeps_every_mpi_id_resolving(
+    session_factory, connection, retrained
+):
+    savepoint = connection.begin_nested()
+    _load(session_factory, retrained)
+    fresh, _ = _partition(session_factory)
+    savepoint.rollback()
+    _load(session_factory, load())
+    _, ids_before = _partition(session_factory)
+
+    with unit_of_work(session_factory) as session:
+        report = relink(session, artifact=retrained)
+
+    relinked, ids_after = _partition(session_factory)
+    assert relinked == fresh
+    assert report.links_changed > 0
+    with session_factory() as session:
+        goldens = {g.mpi_id: g for g in session.scalars(select(GoldenRecord))}
+        by_id = {g.id: g for g in goldens.values()}
+        for old_mpi_id in ids_before.values():
+            golden = goldens[old_mpi_id]
+            # A kept id is live; a dropped one redirects to a live patient.
+            survivor = by_id[golden.redirect_to] if golden.redirect_to else golden
+            assert survivor.status == "active"
+        changed = session.scalars(select(Link).where(Link.version > 1)).all()
+        assert len(changed) == report.links_changed
+        assert {link.model_version for link in changed} == {retrained.version}
+        history = LinkRepository(session).history(changed[0].record_id)
+        assert history[-1].reason["rule"] == "relink"
+        updates = session.scalars(select(Event).where(Event.type == "link.updated")).all()
+        assert len(updates) == report.links_changed
+    kept = sum(ids_after[k] == v for k, v in ids_before.items())
+    assert kept > len(ids_before) / 2
+
+
+def test_relink_refuses_an_mpi_with_steward_decisions(session_factory, retrained):
+    _load(session_factory, load())
+    with unit_of_work(session_factory) as session:
+        first = session.scalars(select(Link).order_by(Link.id)).first()
+        session.execute(update(Link).where(Link.id == first.id).values(link_source="MANUAL"))
+    before, _ = _partition(session_factory)
+
+    with pytest.raises(Conflict, match="MANUAL"), unit_of_work(session_factory) as session:
+        relink(session, artifact=retrained)
+
+    assert _partition(session_factory)[0] == before
+
+
+def test_the_command_relinks_or_names_what_to_give(database_url, committed_engine, monkeypatch):
+    from mpi_store.db import make_sessionmaker
+
+    _load(make_sessionmaker(committed_engine), load())
+    monkeypatch.setenv("MPI_DATABASE_URL", database_url)
+    runner = CliRunner()
+
+    assert runner.invoke(app, ["bulk-load"]).exit_code == 2
+    result = runner.invoke(app, ["bulk-load", "--relink"])
+
+    assert result.exit_code == 0, result.output
+    assert "401 records relinked" in result.output
+    assert "0 links changed" in result.output
