@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from mpi_linker.cli import app
 from mpi_linker.features import blocking_keys, features, lock_keys
-from mpi_linker.frames import frame, read_events, read_records, record_key
+from mpi_linker.frames import frame, frame_of_features, read_events, read_records, record_key
 from mpi_linker.history_keys import Rarity, history_keys, is_history_key, shipped_rarity
 from mpi_linker.model.artifact import load
 from mpi_linker.model.train import predict_pairs
@@ -141,3 +141,11 @@ def test_pairs_the_training_records_hold_together_give_no_key():
     assert rarity.common_pairs
     assert history_keys(together, rarity) == []
     assert history_keys(rare_events("1", "3"), rarity)
+
+
+def test_frames_of_stored_features_keep_the_stored_history_keys():
+    row = features({"given_name": "Ann", "family_name": "Lee", "birth_date": "1990-05-06"})
+    stored = history_keys(rare_events("1", "2", "3"))
+    (framed,) = frame_of_features([("r1", row)], {"r1": stored}).to_pylist()
+
+    assert framed["blocking_keys"] == sorted({*blocking_keys(row), *stored})
