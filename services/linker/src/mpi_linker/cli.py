@@ -15,7 +15,13 @@ from rich.table import Table
 from sqlalchemy import select
 
 from mpi_linker.features import TF_COLUMNS
-from mpi_linker.frames import frame, frame_of_features, read_records, record_key
+from mpi_linker.frames import frame, frame_of_features, read_events, read_records, record_key
+from mpi_linker.history_keys import (
+    RARITY_RESOURCE,
+    HistoryParameters,
+    Rarity,
+    is_history_key,
+)
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.chart import chart_path, write_match_weights_chart
 from mpi_linker.model.check import check, levels
@@ -31,6 +37,8 @@ from mpi_store.models import SourceRecord
 from mpi_store.repositories import LinkerIndexRepository
 
 app = typer.Typer(help="The Splink linker", no_args_is_help=True)
+# data/eval's seed: the evaluation set is never fitted on.
+EVALUATION_SEED = 67890
 console = Console()
 
 
@@ -46,9 +54,14 @@ def _stored_frame(state_dir: Path) -> pa.Table:
                 select(SourceRecord.id, SourceRecord.source, SourceRecord.source_record_id)
             )
         }
-        rows = [(keys[i], f) for i, f, _ in LinkerIndexRepository(session).all_indexed()]
+        rows: list[tuple[str, dict[str, Any]]] = []
+        stored_history: dict[str, list[str]] = {}
+        for i, f, indexed in LinkerIndexRepository(session).all_indexed():
+            rows.append((keys[i], f))
+            # Features cannot give the history keys: they are the stored ones.
+            stored_history[keys[i]] = [k for k in indexed if is_history_key(k)]
     engine.dispose()
-    return frame_of_features(rows)
+    return frame_of_features(rows, stored_history)
 
 
 def _records(
@@ -59,7 +72,7 @@ def _records(
     if data is not None:
         if not (data / "records.parquet").exists():
             raise typer.BadParameter(f"{data} has no records.parquet", param_hint="--data")
-        return frame(read_records(data)), data.name
+        return frame(read_records(data), read_events(data)), data.name
     return _stored_frame(state_dir), "database"
 
 
@@ -234,6 +247,72 @@ def _print_levels(artifact: ModelArtifact) -> None:
             "untrained" if weight is None else f"{weight:+.2f}",
         )
     console.print(table)
+
+
+_HISTORY = HistoryParameters()
+
+
+@app.command("fit-history")
+def fit_history(
+    data: Annotated[
+        Path, typer.Option(help="A TRAINING dataset folder (events.parquet), never data/eval")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the rarity table")] = Path(
+        __file__
+    ).parent
+    / RARITY_RESOURCE,
+    scheme: Annotated[str, typer.Option(help="pairs (rare-code pairs) or minhash (LSH)")] = (
+        _HISTORY.scheme
+    ),
+    max_share: Annotated[
+        float, typer.Option(help="A concept is rare if at most this share of records hold it")
+    ] = _HISTORY.max_share,
+    max_pair_share: Annotated[
+        float, typer.Option(help="pairs: the most two concepts' shares may multiply to")
+    ] = _HISTORY.max_pair_share,
+    max_keys: Annotated[int, typer.Option(help="pairs: keys per record at most")] = (
+        _HISTORY.max_keys
+    ),
+    bands: Annotated[int, typer.Option(help="minhash: LSH bands (keys per record)")] = (
+        _HISTORY.bands
+    ),
+    rows: Annotated[int, typer.Option(help="minhash: MinHash values per band")] = _HISTORY.rows,
+    min_concepts: Annotated[
+        int, typer.Option(help="Rare concepts a record needs to get history keys")
+    ] = _HISTORY.min_concepts,
+) -> None:
+    """Fit the history keys' rarity table (concept document frequencies) on a training
+    population; by default it replaces the one shipped with the package (the api, the linker
+    and batch prediction all read that one)."""
+    if scheme not in ("pairs", "minhash"):
+        raise typer.BadParameter("choose pairs or minhash", param_hint="--scheme")
+    events = read_events(data)
+    if not events:
+        raise typer.BadParameter(f"{data} has no clinical events", param_hint="--data")
+    manifest = data / "manifest.json"
+    described = json.loads(manifest.read_text()) if manifest.exists() else {}
+    if described.get("seed") == EVALUATION_SEED:
+        raise typer.BadParameter(
+            f"{data} is the evaluation set (seed {EVALUATION_SEED}): never fit on it",
+            param_hint="--data",
+        )
+    histories = [
+        events.get(record_key(r["source"], r["source_record_id"]), []) for r in read_records(data)
+    ]
+    parameters = HistoryParameters(
+        scheme, max_share, max_pair_share, max_keys, bands, rows, min_concepts
+    )
+    rarity = Rarity.fit(
+        histories,
+        parameters=parameters,
+        fitted_on={"source": data.name, "command": described.get("command")},
+    )
+    out.write_text(rarity.to_json() + "\n")
+    common = sum(1 for c in rarity.document_frequency if not rarity.is_rare(c))
+    console.print(
+        f"wrote {out}: {rarity.records} records, {len(rarity.document_frequency)} concepts, "
+        f"{common} of them common (held by more than {max_share:.0%} of records)"
+    )
 
 
 @app.command("refresh-tf")

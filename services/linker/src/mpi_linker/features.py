@@ -7,10 +7,11 @@ online scoring, so candidates and scores agree across all of them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mpi_linker import normalise
+from mpi_linker.history_keys import history_keys
 
 # Columns the Splink model compares (besides unique_id and the blocking-key array).
 FEATURE_COLUMNS: tuple[str, ...] = (
@@ -55,8 +56,13 @@ def features(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def blocking_keys(row: Mapping[str, Any]) -> list[str]:
+def blocking_keys(
+    row: Mapping[str, Any], events: Iterable[Mapping[str, Any]] | None = None
+) -> list[str]:
     """Keys a candidate must share with the record (OR of rules); sorted, unique.
+
+    `events` (the record's clinical events: `type`, `code_system`, `code`) add the history
+    keys (`mpi_linker.history_keys`); every path that indexes or blocks a record passes them.
 
     Each rule survives a different kind of corruption: SSN alone survives names and dates;
     birth date with either name's phonetic code survives typos in the other; phonetic codes of
@@ -99,12 +105,14 @@ def blocking_keys(row: Mapping[str, Any]) -> list[str]:
         keys.add(f"addr:{row['postcode']}|{row['address']}")
     if dob and row.get("postcode"):
         keys.add(f"dob_zip:{dob}|{row['postcode']}")
+    keys.update(history_keys(events))
     return sorted(keys)
 
 
 # Rules specific enough to serialise writers on: two copies of one new patient share them,
 # while the broad rules (name tokens, prefixes, SSN tail) would also serialise many unrelated
-# records and throttle concurrent ingestion.
+# records and throttle concurrent ingestion. History keys (`hist:`) never lock: a band is
+# broad in the same way (anyone holding the same rare concepts shares it).
 _LOCKING_RULES = frozenset({"ssn", "dob_fam", "dob_giv", "fam_giv", "phone", "addr", "dob_zip"})
 
 

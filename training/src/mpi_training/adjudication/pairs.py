@@ -15,7 +15,14 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from mpi_classifier.history import History, from_dataset
-from mpi_linker.frames import RECORD_KEY_SEPARATOR, frame, read_records, read_truth, record_key
+from mpi_linker.frames import (
+    RECORD_KEY_SEPARATOR,
+    frame,
+    read_events,
+    read_records,
+    read_truth,
+    record_key,
+)
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.train import predict_pairs
 from mpi_store.datasets import EVENTS_FILE
@@ -52,7 +59,7 @@ def histories(data_dir: Path) -> dict[str, History]:
 def gray_pairs(data_dir: Path, artifact: ModelArtifact) -> GrayPairs:
     records = read_records(data_dir)
     truth = read_truth(data_dir)
-    features = frame(records)
+    features = frame(records, read_events(data_dir))
     rows = {row["unique_id"]: row for row in features.to_pylist()}
     thresholds = artifact.thresholds
     pairs: list[LabelledPair] = []

@@ -24,7 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mpi_linker.frames import RECORD_KEY_SEPARATOR, frame, read_records, record_key
+from mpi_linker.frames import (
+    RECORD_KEY_SEPARATOR,
+    frame,
+    read_events,
+    read_records,
+    record_key,
+)
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.train import predict_pairs
 from mpi_store.datasets import EVENTS_FILE, RECORDS_FILE, TRUTH_FILE
@@ -113,7 +119,7 @@ def load_population(path: Path, artifact: ModelArtifact) -> Population:
     family_of = {r["patient_id"]: r["confusable_group"] or r["patient_id"] for r in truth}
     scores = {
         _key(p["unique_id_l"], p["unique_id_r"]): float(p["match_probability"])
-        for p in predict_pairs(frame(read_records(path)), artifact.splink)
+        for p in predict_pairs(frame(read_records(path), read_events(path)), artifact.splink)
     }
     return Population(path, seed, patient_of, family_of, scores)
 

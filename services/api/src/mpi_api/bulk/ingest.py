@@ -157,12 +157,12 @@ class _Batch:
         columns = service.record_columns(contract)
         stored = {**columns, "identifiers": json.dumps(columns["identifiers"])}
         self.records.append((record_id, *(stored[name] for name in _RECORD_COLUMNS)))
+        clinical_events = service.event_rows(contract)
         self.events.extend(
-            (record_id, *(event[name] for name in _EVENT_COLUMNS))
-            for event in service.event_rows(contract)
+            (record_id, *(event[name] for name in _EVENT_COLUMNS)) for event in clinical_events
         )
         linker_features = features(contract.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
-        keys = blocking_keys(linker_features)
+        keys = blocking_keys(linker_features, clinical_events)
         self.index.append((record_id, json.dumps(linker_features)))
         self.keys.extend((key, record_id) for key in keys)
         self.linker_rows.append(

@@ -54,7 +54,8 @@ def ingest_record(
     records = SourceRecordRepository(session)
     draft = record_row(record)
     linker_features = features(record.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
-    keys = blocking_keys(linker_features)
+    clinical_events = event_rows(record)
+    keys = blocking_keys(linker_features, clinical_events)
     advisory_lock_keys(
         session, [f"rec:{record.source}:{record.source_record_id}", *lock_keys(keys)]
     )
@@ -62,7 +63,7 @@ def ingest_record(
     index = LinkerIndexRepository(session)
     if existing is None:
         stored = records.add(draft)
-        records.replace_events(stored.id, event_rows(record))
+        records.replace_events(stored.id, clinical_events)
         index.put(stored.id, features=linker_features, keys=keys)
         decision = matcher.decide(
             session, record=stored, features=linker_features, blocking_keys=keys
@@ -81,7 +82,7 @@ def ingest_record(
         for field in ("norm_given_name", "norm_family_name", "norm_ssn"):
             setattr(existing, field, getattr(draft, field))
         existing.version += 1
-        records.replace_events(existing.id, event_rows(record))
+        records.replace_events(existing.id, clinical_events)
         index.put(existing.id, features=linker_features, keys=keys)
         session.flush()
         refresh_golden(session, golden=golden)
