@@ -36,6 +36,8 @@ import stock_splink
 from linker_scale import KEY, _database, _services
 
 ERROR_LOG_FILE = "error_log.jsonl"
+# The relay logs every batch it relays: kept out of the table, in a file beside the results.
+SERVICES_LOG = Path("benchmarks/results/accuracy_matrix_services.log")
 
 
 @dataclass(frozen=True)
@@ -252,20 +254,27 @@ def _adjudication(url: str, redis_url: str) -> Iterator[dict[str, str]]:
         "MPI_CLASSIFIER_QUEUE": f"matrix-{os.getpid()}-{time.time_ns()}",
         "MPI_CLASSIFIER_BACKEND": "overlap",
     }
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "mpi_api.cli", *command], env=env)
-        for command in (["relay"], ["worker", "--concurrency=1", "--loglevel=WARNING"])
-    ]
-    try:
-        yield env
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    SERVICES_LOG.parent.mkdir(parents=True, exist_ok=True)
+    with SERVICES_LOG.open("a") as log:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "mpi_api.cli", *command],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            for command in (["relay"], ["worker", "--concurrency=1", "--loglevel=WARNING"])
+        ]
+        try:
+            yield env
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
 
 
 def _pending(url: str) -> int:
