@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -409,7 +410,9 @@ def run_row(
         }
         paths = ["bulk", *(["online"] if source in online_sources else [])]
         for path in paths:
-            url = _database(server_url, f"mpi_bench_matrix_{path}")
+            # One database per run (left in place to inspect), so two matrices can run at once.
+            name = re.sub(r"[^a-z0-9]+", "_", f"mpi_bench_matrix_{row.name}_{source}_{path}")
+            url = _database(server_url, name)
             if path == "bulk":
                 timing: dict[str, Any] = {"seconds": bulk(url, data, artifact)}
             else:
