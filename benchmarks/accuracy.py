@@ -318,8 +318,9 @@ def run_matrix(
     results: list[dict[str, Any]] = []
     for row in (r for r in ROWS if r.name in rows):
         try:
-            results += run_row(
+            run_row(
                 row,
+                results,
                 cache=cache,
                 sim_cache=sim_cache,
                 sources=sources,

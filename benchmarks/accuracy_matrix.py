@@ -296,15 +296,36 @@ def _pending(url: str) -> int:
     return int(count or 0)
 
 
+def _drain(url: str, stall_seconds: float) -> int:
+    """Wait until no adjudication is pending, or none was decided for `stall_seconds`; return
+    how many are left."""
+    pending, last_change = _pending(url), time.monotonic()
+    while pending and time.monotonic() - last_change < stall_seconds:
+        time.sleep(1)
+        last, pending = pending, _pending(url)
+        if pending != last:
+            last_change = time.monotonic()
+    return pending
+
+
+def drain(url: str, redis_url: str, *, stall_seconds: float = 300) -> dict[str, Any]:
+    """The relay and a worker decide what a bulk load left pending (its outbox rows)."""
+    started = time.perf_counter()
+    with _adjudication(url, redis_url):
+        left = _drain(url, stall_seconds)
+    return {"drain_seconds": time.perf_counter() - started, "pending_left": left}
+
+
 def online(
     url: str, data: Path, artifact: ModelArtifact, redis_url: str, *, stall_seconds: float = 300
 ) -> dict[str, Any]:
-    """POST every record in file order to a real api + linker serving `artifact`, with the relay
-    and a worker adjudicating; then wait until no adjudication is pending (or none was decided
-    for `stall_seconds`)."""
-    import httpx
+    """POST every record in file order (one at a time, 5xx retried with backoff, as `mpi data
+    load --concurrency 1` does) to a real api + linker serving `artifact`, with the relay and a
+    worker adjudicating; then wait until no adjudication is pending."""
+    import asyncio
 
-    _, payloads = iter_payloads(data)
+    from mpi_training.replay import replay
+
     with tempfile.TemporaryDirectory() as scratch:
         model_path = Path(scratch) / "model.json"
         model_path.write_text(artifact.to_json())
@@ -312,28 +333,19 @@ def online(
         with (
             _adjudication(url, redis_url),
             _services(url, {"MPI_LINKER_MODEL_PATH": str(model_path)}) as (api, _),
-            httpx.Client(
-                base_url=api, headers={"Authorization": f"Bearer {KEY}"}, timeout=120
-            ) as client,
         ):
-            posted = 0
-            for payload in payloads:
-                client.post("/records", json=payload).raise_for_status()
-                posted += 1
+            result = asyncio.run(replay(data, url=api, api_key=KEY, concurrency=1))
             posted_at = time.perf_counter()
-            pending, last, last_change = _pending(url), -1, time.monotonic()
-            while pending and time.monotonic() - last_change < stall_seconds:
-                time.sleep(1)
-                last, pending = pending, _pending(url)
-                if pending != last:
-                    last_change = time.monotonic()
+            left = _drain(url, stall_seconds)
             finished = time.perf_counter()
     return {
         "seconds": finished - started,
         "post_seconds": posted_at - started,
         "drain_seconds": finished - posted_at,
-        "posted": posted,
-        "pending_left": pending,
+        "posted": result.posted,
+        "rejected": len(result.rejected),
+        "failed": len(result.failed),
+        "pending_left": left,
     }
 
 
@@ -352,6 +364,7 @@ def _summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
 
 def run_row(
     row: Row,
+    results: list[dict[str, Any]],
     *,
     cache: Path,
     sim_cache: Path | None,
@@ -359,16 +372,14 @@ def run_row(
     online_sources: list[str],
     server_url: str,
     redis_url: str,
-) -> list[dict[str, Any]]:
+) -> None:
     """One dataset: the stock baseline at p >= 0.5 and at its oracle threshold, then MPI bulk
-    (and online, for `online_sources`) per model source. One result per line of the table."""
-    from accuracy import _clusters_and_oracle
-
+    (and online, for `online_sources`) per model source, appended to `results` as they finish,
+    one per line of the table."""
     data = prepare(row, cache, sim_cache)
     records = read_records(data)
     truth, _ = load_truth(data / TRUTH_FILE)
     common = {"row": row.name, "records": len(records), "patients": len(set(truth.values()))}
-    results: list[dict[str, Any]] = []
 
     baseline = stock_splink.fit_and_predict(records)
     at_half = evaluate(truth, baseline.clusters(0.5))
@@ -398,7 +409,7 @@ def run_row(
             artifact = artifact_for(source, records)
             train_seconds = time.perf_counter() - started
         except RowUnavailable as error:
-            results.append({**common, "run": f"MPI {source}", "error": str(error)})
+            results.append({**common, "run": f"MPI ({source})", "error": str(error)})
             continue
         stats = candidate_stats(records, truth, artifact)
         model = {
@@ -413,22 +424,41 @@ def run_row(
             # One database per run (left in place to inspect), so two matrices can run at once.
             name = re.sub(r"[^a-z0-9]+", "_", f"mpi_bench_matrix_{row.name}_{source}_{path}")
             url = _database(server_url, name)
-            if path == "bulk":
-                timing: dict[str, Any] = {"seconds": bulk(url, data, artifact)}
-            else:
-                timing = online(url, data, artifact, redis_url)
-            pred, oracle, decisions = _clusters_and_oracle(url, truth)
-            metrics = evaluate(truth, pred)
-            results.append(
-                {
-                    **common,
-                    "run": f"MPI {path} ({source} model)",
-                    **_summary(metrics),
-                    **model,
-                    **{k: round(v, 1) if isinstance(v, float) else v for k, v in timing.items()},
-                    "decisions": decisions,
-                    "metrics": metrics,
-                    "gray_zone_oracle": evaluate(truth, oracle),
-                }
-            )
-    return results
+            try:
+                if path == "bulk":
+                    timing: dict[str, Any] = {"seconds": bulk(url, data, artifact)}
+                    # As loaded (gray pairs pending), then once the worker has decided them.
+                    results.append(_mpi_result(f"MPI bulk ({source})", url, truth, timing))
+                    results[-1].update(common, **model)
+                    drained = drain(url, redis_url)
+                    timing = {
+                        **drained,
+                        "load_seconds": timing["seconds"],
+                        "seconds": timing["seconds"] + drained["drain_seconds"],
+                    }
+                    run = f"MPI bulk + worker ({source})"
+                else:
+                    timing = online(url, data, artifact, redis_url)
+                    run = f"MPI online + worker ({source})"
+            except Exception as error:
+                results.append({**common, "run": f"MPI {path} ({source})", "error": repr(error)})
+                continue
+            results.append(_mpi_result(run, url, truth, timing))
+            results[-1].update(common, **model)
+
+
+def _mpi_result(
+    run: str, url: str, truth: Mapping[RecordKey, str], timing: Mapping[str, Any]
+) -> dict[str, Any]:
+    from accuracy import _clusters_and_oracle
+
+    pred, oracle, decisions = _clusters_and_oracle(url, truth)
+    metrics = evaluate(truth, pred)
+    return {
+        "run": run,
+        **_summary(metrics),
+        **{k: round(v, 1) if isinstance(v, float) else v for k, v in timing.items()},
+        "decisions": decisions,
+        "metrics": metrics,
+        "gray_zone_oracle": evaluate(truth, oracle),
+    }
