@@ -43,6 +43,11 @@ def frame(records: Iterable[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
+def frame_of_features(rows: Iterable[tuple[str, Mapping[str, Any]]]) -> pa.Table:
+    """From already normalised features (the linker index), keyed by their unique id."""
+    return pa.Table.from_pylist([feature_row(key, f) for key, f in rows], schema=SCHEMA)
+
+
 def read_records(data_dir: Path) -> list[dict[str, Any]]:
     return list(pq.read_table(data_dir / "records.parquet").to_pylist())
 

@@ -12,12 +12,24 @@ from typing import Any
 DEFAULT_MODEL = "default.json"
 
 
+# Default tiers, read off the model's own match probabilities (no truth needed): link at once
+# when the model gives a wrong link at most a 1% chance; below 0.1% a pair is too unlikely to
+# be worth a classifier's time; in between the clinical history decides. When the classifier
+# cannot (neither record has comparable clinical events), Splink decides alone: the pair is
+# linked if the model finds it more likely than not.
+DEFAULT_AUTO = 0.99
+DEFAULT_REJECT = 0.001
+DEFAULT_ACCEPT_ALONE = 0.5
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Decision tiers on match probability: auto at or above `auto`, reject below `reject`."""
+    """Decision tiers on match probability: auto at or above `auto`, reject below `reject`;
+    a gray pair the classifier abstains on is linked at or above `accept_alone`."""
 
-    auto: float
-    reject: float
+    auto: float = DEFAULT_AUTO
+    reject: float = DEFAULT_REJECT
+    accept_alone: float = DEFAULT_ACCEPT_ALONE
 
     def tier(self, probability: float) -> str:
         if probability >= self.auto:
@@ -25,6 +37,9 @@ class Thresholds:
         if probability >= self.reject:
             return "gray"
         return "reject"
+
+    def to_dict(self) -> dict[str, float]:
+        return {"auto": self.auto, "reject": self.reject, "accept_alone": self.accept_alone}
 
 
 @dataclass(frozen=True)
@@ -38,7 +53,7 @@ class ModelArtifact:
         return json.dumps(
             {
                 "version": self.version,
-                "thresholds": {"auto": self.thresholds.auto, "reject": self.thresholds.reject},
+                "thresholds": self.thresholds.to_dict(),
                 "card": self.card,
                 "splink": self.splink,
             },

@@ -6,8 +6,6 @@ ClinFuse's corruptions (day-month transposition, one-digit typos, off-by-one day
 
 from __future__ import annotations
 
-from typing import Any
-
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
@@ -123,9 +121,11 @@ def _address() -> ComparisonCreator:
     )
 
 
-def settings() -> SettingsCreator:
+def settings(*, prior: float = 0.0001) -> SettingsCreator:
+    """The model's settings; `prior` is the starting probability that two records match."""
     return SettingsCreator(
         link_type="dedupe_only",
+        probability_two_random_records_match=prior,
         unique_id_column_name="unique_id",
         comparisons=[
             _given_name(),
@@ -146,10 +146,11 @@ def settings() -> SettingsCreator:
     )
 
 
-# EM sessions rotate what is held fixed so every comparison gets its m estimated.
-EM_SESSIONS: tuple[Any, ...] = (
-    block_on("birth_date"),
-    block_on("family_dm", "given_dm"),
-    block_on("ssn"),
-    block_on("postcode", "address"),
+# EM sessions rotate what is held fixed so every comparison gets its m estimated; each is
+# named by the columns it blocks on (a session over a column no record has is skipped).
+EM_SESSIONS: tuple[tuple[str, ...], ...] = (
+    ("birth_date",),
+    ("family_dm", "given_dm"),
+    ("ssn",),
+    ("postcode", "address"),
 )

@@ -1,19 +1,22 @@
-"""Train the Splink model on DuckDB (unsupervised), then pick its thresholds on a dev set."""
+"""Train the Splink model on DuckDB (unsupervised), repair it, and set or refit its thresholds."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 from splink import DuckDBAPI, Linker, block_on
+from splink.internals.blocking_rule_creator import BlockingRuleCreator
+from splink.internals.exceptions import SplinkException
 
 from mpi_linker.frames import RECORD_KEY_SEPARATOR
-from mpi_linker.model.artifact import ModelArtifact, Thresholds, version_of
+from mpi_linker.model.artifact import DEFAULT_ACCEPT_ALONE, ModelArtifact, Thresholds, version_of
+from mpi_linker.model.check import Violation, levels, repair
 from mpi_linker.model.definition import EM_SESSIONS, settings
 from mpi_store.guards import pair_guards
 
@@ -25,41 +28,77 @@ AUTO_PRECISION = 0.999
 MAX_MISSED_BELOW_REJECT = 0.005
 # Splink's prior, estimated from pairs that agree on these; a rough recall is enough because
 # the thresholds are chosen on the dev set afterwards.
-PRIOR_RULES = (block_on("ssn"), block_on("given_name", "family_name", "birth_date"))
+PRIOR_RULES: tuple[tuple[str, ...], ...] = (("ssn",), ("given_name", "family_name", "birth_date"))
 PRIOR_RECALL = 0.6
+METHOD = (
+    "Splink 5 on DuckDB, unsupervised: prior from deterministic rules, u by random sampling, "
+    "EM sessions on birth_date / names' phonetic codes / ssn / address; levels checked and "
+    "repaired (mpi_linker.model.check)"
+)
 
 
-def train_splink(
-    frame: pa.Table, *, seed: int = 42, max_pairs: float = 2e6
-) -> tuple[dict[str, Any], list[str]]:
-    """Estimate prior, u (random sampling) and m (EM sessions).
+@dataclass(frozen=True)
+class Training:
+    """A trained, checked and repaired Splink model, with what training had to leave out."""
 
-    Returns Splink's model dict and the EM sessions that had to be skipped.
+    splink: dict[str, Any]
+    skipped_sessions: list[str]
+    repairs: list[Violation]
+
+
+def train_splink(frame: pa.Table, *, seed: int = 42, max_pairs: float = 2e6) -> Training:
+    """Estimate prior, u (random sampling) and m (EM sessions), then repair degenerate levels.
+
+    Needs no truth. An EM session over a column that fewer than two records have (SSN outside
+    the US) is skipped, and so is one Splink cannot finish; the levels it would have trained
+    are then repaired like any other untrained level (`mpi_linker.model.check`).
     """
     db_api = DuckDBAPI()
     table = db_api.register(frame)
-    linker = Linker(table, settings())
-    linker.training.estimate_probability_two_random_records_match(
-        list(PRIOR_RULES), recall=PRIOR_RECALL
-    )
+    # Until (unless) deterministic rules estimate it: two records per person, whose chance of
+    # meeting in a random pair is about 1 / records.
+    linker = Linker(table, settings(prior=1 / max(frame.num_rows, 2)))
+    present = {name: frame.num_rows - frame.column(name).null_count for name in frame.column_names}
+    _estimate_prior(linker, present)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     skipped = []
-    for session in EM_SESSIONS:
+    for columns in EM_SESSIONS:
+        rule = " AND ".join(columns)
+        absent = [c for c in columns if present[c] < 2]
+        if absent:
+            log.warning("EM session on %s skipped: no two records have %s", rule, absent)
+            skipped.append(f"{rule}: no two records have {', '.join(absent)}")
+            continue
         before = linker.misc.save_model_to_json()
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
-                session, estimate_without_term_frequencies=True
+                block_on(*columns), estimate_without_term_frequencies=True
             )
-        except ValueError as error:
-            # Splink 5 refuses an m that EM drives to exactly 0 (a level seen only among the
-            # non-matches of this block). The failed session leaves the linker without the
-            # comparisons it blocked on, so continue from the model as it was before it.
-            rule = session.get_blocking_rule("duckdb").blocking_rule_sql
-            log.warning("EM session %s skipped: %s", rule, error)
-            skipped.append(rule)
+        except (ValueError, SplinkException) as error:
+            # Splink refuses an m that EM drives to exactly 0 (a level seen only among the
+            # non-matches of this block) and a block with no pairs. The failed session leaves
+            # the linker without the comparisons it blocked on, so continue from the model
+            # as it was before it.
+            log.warning("EM session on %s skipped: %s", rule, type(error).__name__)
+            skipped.append(f"{rule}: {type(error).__name__}")
             linker = Linker(table, before)
-    model: dict[str, Any] = linker.misc.save_model_to_json()
-    return model, skipped
+    repaired, repairs = repair(linker.misc.save_model_to_json())
+    for violation in repairs:
+        log.info("repaired %s", violation)
+    return Training(splink=repaired, skipped_sessions=skipped, repairs=repairs)
+
+
+def _estimate_prior(linker: Linker, present: Mapping[str, int]) -> None:
+    rules: list[str | BlockingRuleCreator] = [
+        block_on(*cols) for cols in PRIOR_RULES if all(present[c] >= 2 for c in cols)
+    ]
+    if not rules:
+        log.warning("prior kept at 1/records: no deterministic rule has the columns it needs")
+        return
+    try:
+        linker.training.estimate_probability_two_random_records_match(rules, recall=PRIOR_RECALL)
+    except (ValueError, ZeroDivisionError, SplinkException) as error:
+        log.warning("prior kept at 1/records: %s", type(error).__name__)
 
 
 def predict_pairs(
@@ -76,97 +115,163 @@ def predict_pairs(
 
 
 @dataclass(frozen=True)
+class LabelledPair:
+    """A scored candidate pair with its label; `guarded` if a guard keeps it from auto-linking."""
+
+    probability: float
+    is_match: bool
+    guarded: bool
+
+
+def labelled_pairs(
+    pairs: list[dict[str, Any]],
+    label_of: Callable[[str, str], bool | None],
+    rows: Mapping[str, Mapping[str, Any]],
+) -> list[LabelledPair]:
+    """The predicted pairs that carry a label (`label_of` answers None for the others)."""
+    found = []
+    for p in pairs:
+        left, right = p["unique_id_l"], p["unique_id_r"]
+        label = label_of(left, right)
+        if label is None:
+            continue
+        guarded = pair_guards(_guard_view(rows[left]), _guard_view(rows[right]))
+        found.append(LabelledPair(p["match_probability"], label, bool(guarded)))
+    return found
+
+
+@dataclass(frozen=True)
 class ThresholdReport:
     thresholds: Thresholds
-    candidate_pairs: int
-    true_pairs_in_candidates: int
+    labelled_pairs: int
+    true_pairs: int
     auto_precision: float
     auto_recall: float
     missed_below_reject: float
     tier_shares: dict[str, float]
 
+    def as_card(self) -> dict[str, Any]:
+        return {
+            "labelled_pairs": self.labelled_pairs,
+            "true_pairs": self.true_pairs,
+            "auto_precision": round(self.auto_precision, 5),
+            "auto_recall": round(self.auto_recall, 5),
+            "true_matches_below_reject": round(self.missed_below_reject, 5),
+            "tier_shares": {k: round(v, 5) for k, v in self.tier_shares.items()},
+        }
 
-def choose_thresholds(
-    pairs: list[dict[str, Any]], truth: Mapping[str, str], rows: Mapping[str, Mapping[str, Any]]
-) -> ThresholdReport:
-    """Lowest auto bound whose auto-linkable pairs are >= 99.9% precise; highest reject bound
-    that leaves <= 0.5% of the true candidate pairs below it.
 
-    Pairs a guard sends to review (twins, conflicting SSNs, same source) never auto-link, so
-    they do not count against the auto tier's precision.
+def refit_thresholds(pairs: list[LabelledPair]) -> ThresholdReport:
+    """Thresholds from labelled pairs (a steward's decisions, a clerical sample, a dev truth).
+
+    Auto: the lowest bound whose auto-linkable pairs are >= 99.9% precise (pairs a guard sends
+    to review never auto-link, so they do not count). Reject: the highest bound leaving <= 0.5%
+    of the true pairs below it. Accept-alone: the bound of best F1 among the pairs between.
     """
-    scored = sorted(
-        (
-            (
-                p["match_probability"],
-                truth[p["unique_id_l"]] == truth[p["unique_id_r"]],
-                bool(
-                    pair_guards(
-                        _guard_view(rows[p["unique_id_l"]]), _guard_view(rows[p["unique_id_r"]])
-                    )
-                ),
-            )
-            for p in pairs
-        ),
-        key=lambda item: -item[0],
-    )
-    positives = sum(is_match for _, is_match, _ in scored)
-    eligible = [(p, is_match) for p, is_match, guarded in scored if not guarded]
+    scored = sorted(pairs, key=lambda p: -p.probability)
+    positives = sum(p.is_match for p in scored)
+    eligible = [p for p in scored if not p.guarded]
     # Above every probability: if no score range is precise enough, nothing auto-links.
     auto, true_seen = math.nextafter(1.0, math.inf), 0
-    for seen, (probability, is_match) in enumerate(eligible, start=1):
-        true_seen += is_match
+    for seen, pair in enumerate(eligible, start=1):
+        true_seen += pair.is_match
         # Only between distinct scores: a threshold cannot split pairs that tie.
-        tie_follows = seen < len(eligible) and eligible[seen][0] == probability
+        tie_follows = seen < len(eligible) and eligible[seen].probability == pair.probability
         if not tie_follows and true_seen / seen >= AUTO_PRECISION:
-            auto = probability
+            auto = pair.probability
     allowed_misses = int(MAX_MISSED_BELOW_REJECT * positives)
     reject, missed = 0.0, 0
-    for probability, is_match, _ in reversed(scored):
-        if is_match:
+    for pair in reversed(scored):
+        if pair.is_match:
             if missed + 1 > allowed_misses:
-                reject = probability
+                reject = pair.probability
                 break
             missed += 1
     reject = min(reject, auto)
-    thresholds = Thresholds(auto=auto, reject=reject)
-    tiers = [thresholds.tier(p) for p, _, _ in scored]
+    thresholds = Thresholds(
+        auto=auto, reject=reject, accept_alone=_best_f1_bound(scored, reject, auto)
+    )
+    tiers = [thresholds.tier(p.probability) for p in scored]
     total = max(len(scored), 1)
-    auto_pairs = [m for p, m, guarded in scored if p >= auto and not guarded]
-    below = sum(m for p, m, _ in scored if p < reject)
+    auto_pairs = [p.is_match for p in eligible if p.probability >= auto]
     return ThresholdReport(
         thresholds=thresholds,
-        candidate_pairs=len(scored),
-        true_pairs_in_candidates=positives,
+        labelled_pairs=len(scored),
+        true_pairs=positives,
         auto_precision=sum(auto_pairs) / max(len(auto_pairs), 1),
         auto_recall=sum(auto_pairs) / max(positives, 1),
-        missed_below_reject=below / max(positives, 1),
+        missed_below_reject=sum(p.is_match for p in scored if p.probability < reject)
+        / max(positives, 1),
         tier_shares={t: tiers.count(t) / total for t in ("auto", "gray", "reject")},
     )
+
+
+def _best_f1_bound(scored: list[LabelledPair], low: float, high: float) -> float:
+    """Among pairs in [low, high): the probability bound whose pairs above it have the best
+    F1 (ties to the higher bound); the default when no pair is there."""
+    between = [p for p in scored if low <= p.probability < high]
+    positives = sum(p.is_match for p in between)
+    if not positives:
+        return max(min(DEFAULT_ACCEPT_ALONE, high), low)
+    best, best_f1, true_seen = high, 0.0, 0
+    for seen, pair in enumerate(between, start=1):
+        true_seen += pair.is_match
+        f1 = 2 * true_seen / (seen + positives)
+        if f1 > best_f1:
+            best, best_f1 = pair.probability, f1
+    return best
 
 
 def _guard_view(row: Mapping[str, Any]) -> dict[str, Any]:
     return {**row, "source": str(row["unique_id"]).split(RECORD_KEY_SEPARATOR)[0]}
 
 
+def self_train(
+    frame: pa.Table, *, seed: int = 42, card: Mapping[str, Any] | None = None
+) -> ModelArtifact:
+    """A model trained unsupervised on `frame` (a deployment's own records), checked and
+    repaired, with the default thresholds."""
+    training = train_splink(frame, seed=seed)
+    return build_artifact(
+        training,
+        Thresholds(),
+        card={
+            **(card or {}),
+            "records": frame.num_rows,
+            "seed": seed,
+            "thresholds_from": "defaults: the model's own probabilities",
+        },
+    )
+
+
 def build_artifact(
-    splink_model: dict[str, Any], report: ThresholdReport, card: dict[str, Any]
+    training: Training, thresholds: Thresholds, card: Mapping[str, Any]
 ) -> ModelArtifact:
     trained_on = dt.datetime.now(dt.UTC).date().isoformat()
     return ModelArtifact(
-        version=version_of(splink_model, trained_on),
-        splink=splink_model,
-        thresholds=report.thresholds,
+        version=version_of(training.splink, trained_on),
+        splink=training.splink,
+        thresholds=thresholds,
         card={
             **card,
             "trained_at": trained_on,
-            "dev": {
-                "candidate_pairs": report.candidate_pairs,
-                "true_pairs_in_candidates": report.true_pairs_in_candidates,
-                "auto_precision": round(report.auto_precision, 5),
-                "auto_recall": round(report.auto_recall, 5),
-                "true_matches_below_reject": round(report.missed_below_reject, 5),
-                "tier_shares": {k: round(v, 5) for k, v in report.tier_shares.items()},
-            },
+            "method": METHOD,
+            "em_sessions_skipped": training.skipped_sessions,
+            "repairs": [str(v) for v in training.repairs],
+            "levels": level_table(training.splink),
         },
     )
+
+
+def level_table(splink_model: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every level's m, u and match weight, for the model card."""
+    return [
+        {
+            "comparison": level.comparison,
+            "level": level.label,
+            "m": level.m,
+            "u": level.u,
+            "match_weight": None if level.weight is None else round(level.weight, 3),
+        }
+        for level in levels(splink_model)
+    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +40,14 @@ class LinkerIndexRepository:
             self.session.execute(
                 insert(BlockingKey), [{"key": k, "record_id": record_id} for k in keys]
             )
+
+    def all_features(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Every indexed record's comparison features, by record id (streamed)."""
+        query = select(LinkerRecord.record_id, LinkerRecord.features).order_by(
+            LinkerRecord.record_id
+        )
+        for row in self.session.execute(query.execution_options(yield_per=5000)):
+            yield row.record_id, row.features
 
     def candidates(
         self, keys: Sequence[str], *, limit: int, exclude_record_id: int | None = None
