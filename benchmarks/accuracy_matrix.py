@@ -195,7 +195,7 @@ def artifact_for(source: str, records: list[dict[str, Any]]) -> ModelArtifact:
     if source == "shipped":
         return load()
     try:
-        from mpi_linker.model.train import self_train  # type: ignore[attr-defined]
+        from mpi_linker.model.train import self_train
     except ImportError as error:
         raise RowUnavailable("mpi_linker.model.train.self_train is not on this branch") from error
     artifact: ModelArtifact = self_train(frame(records))
