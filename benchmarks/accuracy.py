@@ -302,6 +302,11 @@ MATRIX_COLUMNS = {
 }
 
 
+def _save(out: Path, results: list[dict[str, Any]]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"benchmark": "accuracy_matrix", "results": results}, indent=2) + "\n")
+
+
 def run_matrix(
     *,
     rows: list[str],
@@ -327,6 +332,7 @@ def run_matrix(
                 online_sources=online_sources,
                 server_url=server_url,
                 redis_url=redis_url,
+                saved=lambda: _save(out, results),
             )
         except RowUnavailable as error:
             results.append({"row": row.name, "error": str(error)})

@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -372,10 +372,12 @@ def run_row(
     online_sources: list[str],
     server_url: str,
     redis_url: str,
+    saved: Callable[[], None] = lambda: None,
 ) -> None:
     """One dataset: the stock baseline at p >= 0.5 and at its oracle threshold, then MPI bulk
     (and online, for `online_sources`) per model source, appended to `results` as they finish,
-    one per line of the table."""
+    one per line of the table; `saved` is called after each (a long matrix keeps what it has
+    measured if it is stopped)."""
     data = prepare(row, cache, sim_cache)
     records = read_records(data)
     truth, _ = load_truth(data / TRUTH_FILE)
@@ -402,6 +404,7 @@ def run_row(
                 },
             }
         )
+    saved()
 
     for source in sources:
         try:
@@ -410,6 +413,7 @@ def run_row(
             train_seconds = time.perf_counter() - started
         except RowUnavailable as error:
             results.append({**common, "run": f"MPI ({source})", "error": str(error)})
+            saved()
             continue
         stats = candidate_stats(records, truth, artifact)
         model = {
@@ -430,6 +434,7 @@ def run_row(
                     # As loaded (gray pairs pending), then once the worker has decided them.
                     results.append(_mpi_result(f"MPI bulk ({source})", url, truth, timing))
                     results[-1].update(common, **model)
+                    saved()
                     drained = drain(url, redis_url)
                     timing = {
                         **drained,
@@ -442,9 +447,11 @@ def run_row(
                     run = f"MPI online + worker ({source})"
             except Exception as error:
                 results.append({**common, "run": f"MPI {path} ({source})", "error": repr(error)})
+                saved()
                 continue
             results.append(_mpi_result(run, url, truth, timing))
             results[-1].update(common, **model)
+            saved()
 
 
 def _mpi_result(
