@@ -304,7 +304,8 @@ MATRIX_COLUMNS = {
 
 def _save(out: Path, results: list[dict[str, Any]]) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"benchmark": "accuracy_matrix", "results": results}, indent=2) + "\n")
+    document = {"benchmark": "accuracy_matrix", "results": results}
+    out.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def run_matrix(
