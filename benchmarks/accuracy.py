@@ -6,12 +6,16 @@ truth over the transitive closure (`mpi_training.evaluate`). Also: the share of 
 in each tier, and the "gray-zone oracle" — the clusters if every pending adjudication were
 answered correctly — which bounds what the clinical-history classifier can add.
 
-Usage: .venv/bin/python benchmarks/accuracy.py --data data/eval [--paths bulk,online]
+Usage: .venv/bin/python benchmarks/accuracy.py --dev DEV --data data/eval [--paths bulk,online]
+       .venv/bin/python benchmarks/accuracy.py --matrix [--rows febrl3,febrl4,...]
+           [--model-source shipped,self] [--online-sources self] [--cache benchmarks/data]
+           [--sim-cache DIR]   (README, Benchmarks: Accuracy)
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from collections import Counter
@@ -34,7 +38,9 @@ from mpi_store.repositories import LinkRepository
 from mpi_training.evaluate import evaluate, load_truth
 
 sys.path.insert(0, str(Path(__file__).parent))
+from accuracy_matrix import ROW_NAMES, ROWS, SOURCES, RowUnavailable, run_row
 from linker_scale import KEY, _database, _services
+from report import report
 
 METRICS = (
     "pairwise_precision",
@@ -158,12 +164,12 @@ def _tier_shares(data: Path) -> dict[str, Any]:
 
 def main(
     dev: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             help="Dev set for the Splink-alone threshold sweep (never --data), e.g. the linker's"
-            " training population (README, Linker)"
+            " training population (README, Linker); not used by --matrix"
         ),
-    ],
+    ] = None,
     data: Annotated[Path, typer.Option(help="Dataset folder with truth.parquet")] = Path(
         "data/eval"
     ),
@@ -171,8 +177,48 @@ def main(
     server_url: Annotated[
         str, typer.Option(envvar="MPI_BENCH_SERVER_URL", help="Postgres server (admin URL)")
     ] = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
-    out: Annotated[Path, typer.Option()] = Path("benchmarks/results/accuracy.json"),
+    out: Annotated[Path | None, typer.Option(help="JSON results")] = None,
+    matrix: Annotated[
+        bool, typer.Option("--matrix", help="The evaluation matrix over many datasets")
+    ] = False,
+    rows: Annotated[
+        str, typer.Option(help=f"--matrix rows, comma separated: {', '.join(ROW_NAMES)}")
+    ] = ",".join(ROW_NAMES),
+    model_source: Annotated[
+        str, typer.Option(help="--matrix models: shipped (packaged), self (EM on the row)")
+    ] = "shipped,self",
+    online_sources: Annotated[
+        str, typer.Option(help="--matrix model sources that also get the online replay")
+    ] = "self",
+    cache: Annotated[
+        Path, typer.Option(help="--matrix dataset folders, built when missing")
+    ] = Path("benchmarks/data"),
+    sim_cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="--matrix: existing simulations, <population>/parts (read, never written);"
+            " default: simulate into CACHE/sims"
+        ),
+    ] = None,
+    redis_url: Annotated[
+        str, typer.Option(envvar="MPI_BENCH_REDIS_URL", help="--matrix online: Redis broker")
+    ] = "redis://127.0.0.1:6379/0",
 ) -> None:
+    if matrix:
+        run_matrix(
+            rows=_choose(rows, ROW_NAMES, "--rows"),
+            sources=_choose(model_source, SOURCES, "--model-source"),
+            online_sources=_choose(online_sources, SOURCES, "--online-sources"),
+            cache=cache,
+            sim_cache=sim_cache,
+            server_url=server_url,
+            redis_url=redis_url,
+            out=out or Path("benchmarks/results/accuracy_matrix.json"),
+        )
+        return
+    if dev is None:
+        raise typer.BadParameter("needed without --matrix", param_hint="--dev")
+    out = out or Path("benchmarks/results/accuracy.json")
     truth, _ = load_truth(data / TRUTH_FILE)
     result: dict[str, Any] = {
         "benchmark": "accuracy",
@@ -228,6 +274,82 @@ def main(
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+
+
+def _choose(value: str, allowed: tuple[str, ...], option: str) -> list[str]:
+    chosen = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in allowed]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown {', '.join(unknown)}; choose from {', '.join(allowed)}", param_hint=option
+        )
+    return chosen
+
+
+MATRIX_COLUMNS = {
+    "row": "row",
+    "records": "records",
+    "run": "run",
+    "P": "precision",
+    "R": "recall",
+    "F1": "f1",
+    "split patients": "split",
+    "impure clusters": "impure",
+    "blocking recall": "blocking_recall",
+    "gray share": "gray_share",
+    "seconds": "seconds",
+    "error": "error",
+}
+
+
+def _save(out: Path, results: list[dict[str, Any]]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    document = {"benchmark": "accuracy_matrix", "results": results}
+    out.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def run_matrix(
+    *,
+    rows: list[str],
+    sources: list[str],
+    online_sources: list[str],
+    cache: Path,
+    sim_cache: Path | None,
+    server_url: str,
+    redis_url: str,
+    out: Path,
+) -> None:
+    """Every chosen row in turn; a row that fails is reported in the table and the JSON."""
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    results: list[dict[str, Any]] = []
+    for row in (r for r in ROWS if r.name in rows):
+        try:
+            run_row(
+                row,
+                results,
+                cache=cache,
+                sim_cache=sim_cache,
+                sources=sources,
+                online_sources=online_sources,
+                server_url=server_url,
+                redis_url=redis_url,
+                saved=lambda: _save(out, results),
+            )
+        except RowUnavailable as error:
+            results.append({"row": row.name, "error": str(error)})
+        except Exception as error:
+            # One row's failure (a crashed training, a service that did not start) must not
+            # cost the rows after it.
+            results.append({"row": row.name, "error": f"{type(error).__name__}: {error}"})
+        Console().print({k: v for k, v in results[-1].items() if k != "metrics"})
+    report(
+        "accuracy_matrix",
+        "Accuracy matrix (pairwise over the closure; blocking recall and gray share of the"
+        " MPI model's candidate pairs)",
+        MATRIX_COLUMNS,
+        results,
+        out,
+    )
 
 
 if __name__ == "__main__":

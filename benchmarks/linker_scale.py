@@ -60,10 +60,11 @@ def _port() -> int:
 
 
 @contextmanager
-def _services(url: str):
+def _services(url: str, extra_env: dict[str, str] | None = None):
     linker_port, api_port = _port(), _port()
     env = {
         **os.environ,
+        **(extra_env or {}),
         "MPI_DATABASE_URL": url,
         "MPI_DEV_API_KEY": KEY,
         "MPI_API_ENVIRONMENT": "dev",
