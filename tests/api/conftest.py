@@ -139,11 +139,13 @@ def other_person() -> dict[str, Any]:
 
 @pytest.fixture
 def moved() -> dict[str, Any]:
-    """`make_record`'s patient seen at another facility: a nickname, a transposed birth day, a
-    move and no SSN. The shipped linker puts the pair in the gray zone (p about 0.07)."""
+    """`make_record`'s patient seen at another facility: a nickname, a typo'd family name, a
+    birth date a year and some days off, a move and no SSN. The shipped linker puts the pair
+    in the gray zone (p about 0.1)."""
     return {
         "given_name": "Mary",
-        "birth_date": "1984-03-21",
+        "family_name": "Gonzales",
+        "birth_date": "1985-03-21",
         "ssn": None,
         "address_line1": "7 Oak Avenue",
         "city": "Boston",
