@@ -26,7 +26,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mpi_linker.frames import RECORD_KEY_SEPARATOR, frame, read_records
+from mpi_linker.frames import RECORD_KEY_SEPARATOR, frame, read_events, read_records
 from mpi_linker.model.artifact import ModelArtifact, load
 from mpi_linker.model.train import predict_pairs
 from mpi_store.datasets import EVENTS_FILE, RECORDS_FILE, TRUTH_FILE, iter_payloads
@@ -53,8 +53,8 @@ class Population:
 # The evaluation population (the committed data/eval's seed and size) and one unlike the
 # training population (another state). Never the linker's training seeds.
 POPULATIONS = {
-    "eval": Population(seed=67890, patients=1500),
-    "texas": Population(seed=31337, patients=1000, state="Texas"),
+    "eval": Population(seed=67890, patients=400),
+    "texas": Population(seed=31337, patients=300, state="Texas"),
 }
 
 
@@ -203,11 +203,15 @@ def artifact_for(source: str, records: list[dict[str, Any]]) -> ModelArtifact:
 
 
 def candidate_stats(
-    records: list[dict[str, Any]], truth: Mapping[RecordKey, str], artifact: ModelArtifact
+    records: list[dict[str, Any]],
+    truth: Mapping[RecordKey, str],
+    artifact: ModelArtifact,
+    events: Mapping[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
-    """Blocking recall (true pairs that are candidates of the MPI's blocking keys) and the share
-    of candidate pairs in each of the model's tiers."""
-    pairs = predict_pairs(frame(records), artifact.splink)
+    """Blocking recall (true pairs that are candidates of the MPI's blocking keys, history keys
+    included when `events` are given, as the MPI indexes them) and the share of candidate
+    pairs in each of the model's tiers."""
+    pairs = predict_pairs(frame(records, events), artifact.splink)
 
     def key(unique_id: str) -> RecordKey:
         source, source_record_id = unique_id.split(RECORD_KEY_SEPARATOR)
@@ -415,7 +419,7 @@ def run_row(
             results.append({**common, "run": f"MPI ({source})", "error": str(error)})
             saved()
             continue
-        stats = candidate_stats(records, truth, artifact)
+        stats = candidate_stats(records, truth, artifact, read_events(data))
         model = {
             "model": artifact.version,
             "blocking_recall": round(stats["blocking_recall"], 4),
