@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from mpi_api.records.matching import MAX_GRAY_PAIRS, decide
 from mpi_store.models import SourceRecord
 
@@ -95,11 +97,21 @@ def test_same_source_guard_sends_an_auto_match_to_review():
 
 def test_conflicting_ssn_guard():
     record = _record(100, source="FAC9", norm_ssn="512449087")
-    member = _record(1, norm_ssn="512449088")
+    member = _record(1, norm_ssn="512449810")
 
     decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
 
     assert decision.reason["guards"] == ["conflicting_ssn"]
+
+
+@pytest.mark.parametrize("typo", ["512449088", "512449078", "512440987"])
+def test_an_ssn_one_typo_or_swap_apart_is_not_a_conflict(typo):
+    record = _record(100, source="FAC9", norm_ssn="512449087")
+    member = _record(1, norm_ssn=typo)
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
+
+    assert decision.match_result == "MATCH"
 
 
 def test_twin_guard_same_birth_date_and_family_different_given():

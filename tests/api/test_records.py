@@ -159,7 +159,7 @@ class TestCreateRecord:
 
     def test_conflicting_ssns_are_held_for_review(self, client, make_record, session):
         client.post("/records", json=make_record(source="FAC1", ssn="512-44-9087"))
-        second = client.post("/records", json=make_record(source="FAC2", ssn="512-44-9088"))
+        second = client.post("/records", json=make_record(source="FAC2", ssn="512-44-9810"))
 
         assert second.json()["match_result"] == "POSSIBLE_MATCH"
         history = session.scalars(select(LinkHistory).order_by(LinkHistory.id)).all()

@@ -42,7 +42,8 @@ def test_model_card_and_thresholds(linker):
     assert 0 < body["reject_threshold"] <= body["auto_threshold"] <= 1
     assert "birth_date" in body["comparisons"]
     assert 0 < body["accept_alone_threshold"] < body["auto_threshold"]
-    assert body["card"]["levels"] and body["card"]["repairs"] is not None
+    assert body["card"]["levels"]
+    assert body["card"]["repairs"] is not None
 
 
 def test_health_and_metrics(linker):

@@ -2,7 +2,8 @@
 
 DESIGN §4. Each side is a mapping with normalised `source`, `ssn`, `birth_date`,
 `family_name`, `given_name`, and optional `phone`, `address` and `identifiers`
-(`[{system, value}]`). Used by the api
+(`[{system, value}]`); two SSNs conflict when more than one digit typo or swap apart. Used by
+the api
 for every decision, by training (thresholds are chosen on the pairs that can auto-link) and by
 the classifier before it merges two golden records.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from jellyfish import jaro_winkler_similarity
+from jellyfish import damerau_levenshtein_distance, jaro_winkler_similarity
 
 from mpi_store.names import name_aliases
 
@@ -21,7 +22,7 @@ def pair_guards(a: Mapping[str, Any], b: Mapping[str, Any]) -> set[str]:
     guards = set()
     if a.get("source") and a.get("source") == b.get("source"):
         guards.add("same_source_different_id")
-    if a.get("ssn") and b.get("ssn") and a["ssn"] != b["ssn"]:
+    if a.get("ssn") and b.get("ssn") and _ssns_conflict(a["ssn"], b["ssn"]):
         guards.add("conflicting_ssn")
     if _twins(a, b):
         guards.add("possible_twin")
@@ -30,6 +31,13 @@ def pair_guards(a: Mapping[str, Any], b: Mapping[str, Any]) -> set[str]:
     if _conflicting_identifiers(a, b):
         guards.add("conflicting_identifier")
     return guards
+
+
+def _ssns_conflict(first: str, second: str) -> bool:
+    """Two SSNs of two people: more than one digit typo or swap apart. One keying error is
+    the commonest SSN corruption (the model weighs that level as strong evidence of a match);
+    two people's SSNs that close are rare."""
+    return damerau_levenshtein_distance(first, second) > 1
 
 
 # Given names this similar are one name with a typo, not two siblings' names.
