@@ -3,8 +3,6 @@ them, with mpi_ids kept or redirected, history and events written, MANUAL links 
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
 from sqlalchemy import select, update
 from typer.testing import CliRunner
@@ -20,6 +18,7 @@ from mpi_store.db import unit_of_work
 from mpi_store.errors import Conflict
 from mpi_store.models import Event, GoldenRecord, Link
 from mpi_store.repositories import LinkRepository
+from tests.api.test_bulk import _partition as bulk_partition
 from tests.conftest import FIXTURE
 
 
@@ -35,14 +34,9 @@ def _load(session_factory, artifact):
 
 
 def _partition(session_factory):
-    with session_factory() as session:
-        rows = LinkRepository(session).clusters()
-    clusters = defaultdict(set)
-    for row in rows:
-        clusters[row["mpi_id"]].add((row["source"], row["source_record_id"]))
-    return {frozenset(m) for m in clusters.values()}, {
-        (r["source"], r["source_record_id"]): r["mpi_id"] for r in rows
-    }
+    """The clusters (as sets of record keys) and each record's mpi_id."""
+    clusters, rows = bulk_partition(session_factory)
+    return clusters, {(r["source"], r["source_record_id"]): r["mpi_id"] for r in rows}
 
 
 def test_relink_under_the_same_model_changes_nothing(session_factory):
