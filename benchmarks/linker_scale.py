@@ -28,11 +28,10 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from mpi_api.bulk import bulk_load
-from mpi_linker.features import TF_COLUMNS
 from mpi_linker.model.artifact import load
+from mpi_linker.term_frequencies import refresh as refresh_term_frequencies
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
 from mpi_store.migrate import upgrade
-from mpi_store.repositories import LinkerIndexRepository
 
 sys.path.insert(0, str(Path(__file__).parent))
 from population import name_pools, person, seed
@@ -190,7 +189,7 @@ def main(
         seed(create_engine(url, poolclass=NullPool), size)
         engine = make_engine(url, pool_size=1)
         with unit_of_work(make_sessionmaker(engine)) as session:
-            LinkerIndexRepository(session).refresh_term_frequencies(TF_COLUMNS)
+            refresh_term_frequencies(session, load())
         engine.dispose()
         row: dict[str, Any] = {
             "stored_records": size,

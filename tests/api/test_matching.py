@@ -21,7 +21,13 @@ def _record(record_id, source="FAC1", **fields):
     return SourceRecord(id=record_id, source=source, **{**defaults, **fields})
 
 
-def _candidate(record_id, golden_id, probability, tier):
+NAMES_AND_BIRTH_DATE = {
+    "given_name": {"level": 4, "label": "Exact", "match_weight": 3.0},
+    "birth_date": {"level": 5, "label": "Exact", "match_weight": 10.0},
+}
+
+
+def _candidate(record_id, golden_id, probability, tier, comparisons=NAMES_AND_BIRTH_DATE):
     return {
         "record_id": record_id,
         "golden_record_id": golden_id,
@@ -29,7 +35,7 @@ def _candidate(record_id, golden_id, probability, tier):
         "match_probability": probability,
         "match_weight": 10.0 if tier == "auto" else 0.0,
         "tier": tier,
-        "comparisons": {"given_name": {"level": 4, "label": "Exact", "match_weight": 3.0}},
+        "comparisons": comparisons,
     }
 
 
@@ -54,6 +60,49 @@ def test_one_patient_above_auto_is_a_final_match():
     assert decision.link_state == "final"
     assert decision.reason["best"]["comparisons"]["given_name"]["level"] == "Exact"
     assert not decision.gray_pairs
+
+
+def test_an_auto_match_still_adjudicates_gray_candidates_of_other_patients():
+    scored = _scored(
+        _candidate(1, 10, 0.9999, "auto"),
+        _candidate(2, 10, 0.6, "gray"),
+        _candidate(3, 11, 0.4, "gray"),
+        _candidate(4, 12, 0.0001, "reject"),
+    )
+
+    decision = decide(NEW, scored, {10: [_record(1), _record(2)]})
+
+    assert (decision.golden_record_id, decision.match_result) == (10, "MATCH")
+    assert [(p.candidate_record_id, p.candidate_golden_record_id) for p in decision.gray_pairs] == [
+        (3, 11)
+    ]
+
+
+def test_gray_pairs_reach_every_patient_before_a_second_record_of_one():
+    scored = _scored(
+        *[_candidate(i, 10, 0.6 - i / 100, "gray") for i in range(MAX_GRAY_PAIRS)],
+        _candidate(99, 11, 0.2, "gray"),
+    )
+
+    decision = decide(NEW, scored, {})
+
+    assert [p.candidate_golden_record_id for p in decision.gray_pairs] == [10, 11] + [10] * (
+        MAX_GRAY_PAIRS - 2
+    )
+
+
+def test_an_auto_score_on_names_against_a_birth_date_is_gray_not_a_link():
+    names_only = {
+        "given_name": {"level": 4, "label": "Exact", "match_weight": 10.0},
+        "family_name": {"level": 5, "label": "Exact", "match_weight": 10.0},
+        "birth_date": {"level": 1, "label": "Else", "match_weight": -3.8},
+    }
+    scored = _scored(_candidate(1, 10, 0.995, "auto", names_only))
+
+    decision = decide(NEW, scored, {})
+
+    assert decision.match_result == "POSSIBLE_MATCH"
+    assert [p.candidate_record_id for p in decision.gray_pairs] == [1]
 
 
 def test_no_candidates_is_no_match():

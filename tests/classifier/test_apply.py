@@ -48,6 +48,28 @@ def test_a_match_merges_the_provisional_patient_into_the_candidate(
     assert stored.fused_probability > 0.3
 
 
+def test_a_bridge_match_merges_two_patients_and_keeps_the_records_auto_link(
+    session, session_factory, store, fixed_classifier
+):
+    """A record linked at once to one patient, whose gray candidate on another patient is the
+    same person split earlier: the patients merge, the record's own link stays the auto one."""
+    candidate, kept = store.record(source="FAC1", **DEMOGRAPHICS)
+    record, linked_to, (adjudication,) = store.gray_record(
+        [candidate], source="FAC2", link={"match_result": "MATCH", "link_state": "final"}
+    )
+    sibling, _ = store.record(source="FAC3", link={"golden": linked_to})
+
+    assert _run(session_factory, fixed_classifier(0.99), adjudication) == "match"
+
+    session.expire_all()
+    links = LinkRepository(session)
+    mine, theirs = links.get_for_record(record.id), links.get_for_record(sibling.id)
+    assert mine.golden_record_id == theirs.golden_record_id == kept.id
+    assert (mine.match_result, mine.link_source, mine.link_state) == ("MATCH", "AUTO", "final")
+    assert links.history(record.id)[-1].reason["merged"]["absorbed"] == linked_to.mpi_id
+    assert session.get(GoldenRecord, linked_to.id).redirect_to == kept.id
+
+
 def test_every_link_of_the_absorbed_patient_moves_with_history(
     session, session_factory, store, fixed_classifier
 ):

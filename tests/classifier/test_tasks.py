@@ -98,6 +98,9 @@ def test_retry_delays_grow_exponentially_with_jitter_and_a_cap():
     assert len({tasks.backoff_seconds(4, base=2.0, cap=60.0) for _ in range(20)}) > 1
 
 
+# What an adjudication stores of a pair whose birth dates agree (corroborating the names).
+BIRTH_DATE_AGREES = {"birth_date": {"level": "Exact match on birth_date", "match_weight": 10.1}}
+
 ENCOUNTERS_ONLY = {
     "encounters": [
         {"code_system": "SNOMED", "code": "185349003", "display": "Check up", "start": "2020-01-02"}
@@ -143,7 +146,11 @@ def test_an_abstained_pair_above_the_splink_alone_bound_is_linked_by_splink(
 ):
     candidate, candidate_golden = store.record(source="FAC1", clinical=None)
     record, _, (adjudication,) = store.gray_record(
-        [candidate], source="FAC2", probability=0.7, accept_alone=0.5
+        [candidate],
+        source="FAC2",
+        probability=0.7,
+        accept_alone=0.5,
+        comparison_weights=BIRTH_DATE_AGREES,
     )
 
     assert _run_task(adjudication.id, retries=0) == "match"
@@ -158,12 +165,34 @@ def test_an_abstained_pair_above_the_splink_alone_bound_is_linked_by_splink(
     assert reason["abstain_reason"] == "candidate_has_no_comparable_events"
 
 
+def test_an_abstained_pair_agreeing_on_names_against_its_birth_dates_is_not_linked(
+    session, store, runtime
+):
+    candidate, candidate_golden = store.record(source="FAC1", clinical=None)
+    names_only = {
+        "given_name": {"level": "Exact", "match_weight": 10.0},
+        "birth_date": {"level": "All other comparisons", "match_weight": -3.8},
+    }
+    record, _, (adjudication,) = store.gray_record(
+        [candidate], source="FAC2", probability=0.9, comparison_weights=names_only
+    )
+
+    assert _run_task(adjudication.id, retries=0) == "no_match"
+    link = LinkRepository(session).get_for_record(record.id)
+    assert link.golden_record_id != candidate_golden.id
+    assert link.match_result == "NO_MATCH"
+
+
 def test_a_pair_stored_without_a_splink_alone_bound_is_never_linked_without_evidence(
     session, store, runtime
 ):
     candidate, _ = store.record(source="FAC1", clinical=None)
     record, _, (adjudication,) = store.gray_record(
-        [candidate], source="FAC2", probability=0.95, accept_alone=None
+        [candidate],
+        source="FAC2",
+        probability=0.95,
+        accept_alone=None,
+        comparison_weights=BIRTH_DATE_AGREES,
     )
 
     assert _run_task(adjudication.id, retries=0) == "no_match"
@@ -186,7 +215,10 @@ def test_possible_twins_without_history_go_to_a_person(
         [candidate],
         source="FAC2",
         probability=0.9,
-        comparison_weights={"given_name": {"level": "x", "match_weight": given_weight}},
+        comparison_weights={
+            "given_name": {"level": "x", "match_weight": given_weight},
+            **BIRTH_DATE_AGREES,
+        },
         given_name="Amaka",
         **TWINS,
     )

@@ -52,7 +52,8 @@ def _index_fixture(session, table):
         index.put(record.id, features=features, keys=row["blocking_keys"])
         ids[row["unique_id"]] = (record.id, features, row["blocking_keys"])
     session.flush()
-    index.refresh_term_frequencies(TF_COLUMNS)
+    # Splink's own frequencies (no shrinking towards the model's u), as batch predict has them.
+    index.refresh_term_frequencies(dict.fromkeys(TF_COLUMNS, 0.0), pseudo_records=0)
     return ids
 
 

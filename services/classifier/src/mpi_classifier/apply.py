@@ -133,6 +133,11 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
     mine = locked[record_link.golden_record_id]
     theirs = locked[candidate_link.golden_record_id]
     merged: dict[str, str] = {}
+    # A record already linked for good (an auto match whose other gray candidates are being
+    # adjudicated) keeps its link; only the two patients are merged.
+    relink = record_link.link_source != LinkSource.MANUAL and not (
+        record_link.match_result == MatchResult.MATCH and record_link.link_state == LinkState.FINAL
+    )
     if mine.id != theirs.id:
         members_mine = links.records_of_golden(mine.id)
         members_theirs = links.records_of_golden(theirs.id)
@@ -156,7 +161,7 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
         rule = "splink_alone_merge" if scores.abstain_reason else "classifier_merge"
         reason = _reason(adjudication, scores, rule=rule, merged=merged)
         for _, link in members_absorbed:
-            if link.id != record_link.id:
+            if link.id != record_link.id or not relink:
                 links.change(
                     link,
                     golden_record_id=survivor.id,
@@ -169,7 +174,7 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
         goldens.redirect(absorbed, survivor=survivor)
     else:
         survivor = mine
-    if record_link.link_source != LinkSource.MANUAL:
+    if relink:
         links.change(
             record_link,
             golden_record_id=survivor.id,

@@ -27,6 +27,7 @@ from mpi_classifier.worker import TASK_NAME, app
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
 from mpi_store.enums import AdjudicationState
 from mpi_store.errors import ClassifierUnavailable
+from mpi_store.evidence import corroborated
 from mpi_store.models import Adjudication
 from mpi_store.repositories import AdjudicationRepository, SourceRecordRepository
 from mpi_store.settings import load_settings
@@ -95,13 +96,16 @@ def adjudicate_once(
 
 def _splink_alone(adjudication: Adjudication, classifier: Classifier, reason: str) -> apply.Scores:
     """The documented gray policy without a classifier term: link at or above the linker
-    model's accept-alone bound (stored with the pair), else no match. A pair stored before
-    the bound existed is never linked this way."""
+    model's accept-alone bound (stored with the pair) when a person-level field agrees beyond
+    the names (`mpi_store.evidence`), else no match. A pair stored before the bound existed
+    is never linked this way."""
     bound = adjudication.accept_alone_threshold
     return apply.Scores(
         classifier_probability=None,
         fused_probability=adjudication.probability,
-        accept=bound is not None and adjudication.probability >= bound,
+        accept=bound is not None
+        and adjudication.probability >= bound
+        and corroborated(adjudication.comparison_weights),
         backend=classifier.name,
         model_id=classifier.model_id,
         abstain_reason=reason,

@@ -21,6 +21,7 @@ from mpi_linker.model.artifact import load
 from mpi_linker.score.router import router as score_router
 from mpi_linker.scoring import Scorer
 from mpi_linker.settings import Settings
+from mpi_linker.term_frequencies import Refresher
 from mpi_store.db import make_engine, make_sessionmaker
 from mpi_store.settings import load_settings
 
@@ -62,9 +63,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = make_sessionmaker(engine)
         app.state.scorer = Scorer(load(settings.model_path))
         app.state.retired = []
+        refresher = None
+        if settings.tf_refresh_seconds:
+            refresher = Refresher(
+                app.state.session_factory,
+                lambda: app.state.scorer.artifact,
+                interval=settings.tf_refresh_seconds,
+                growth=settings.tf_refresh_growth,
+            )
+            refresher.start()
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.stop()
             for scorer, retire in app.state.retired:
                 retire.cancel()
                 scorer.close()

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 
+from mpi_linker import term_frequencies
 from mpi_linker.features import TF_COLUMNS
 from mpi_linker.frames import frame, frame_of_features, read_events, read_records, record_key
 from mpi_linker.history_keys import (
@@ -22,7 +23,7 @@ from mpi_linker.history_keys import (
     Rarity,
     is_history_key,
 )
-from mpi_linker.model.artifact import ModelArtifact
+from mpi_linker.model.artifact import ModelArtifact, load
 from mpi_linker.model.chart import chart_path, write_match_weights_chart
 from mpi_linker.model.check import check, levels
 from mpi_linker.model.train import (
@@ -318,14 +319,18 @@ def fit_history(
 @app.command("refresh-tf")
 def refresh_term_frequencies(
     state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+    model: Annotated[
+        Path | None,
+        typer.Option(help="The model the linker serves (its u is the prior); default: shipped"),
+    ] = None,
 ) -> None:
     """Recompute the term-frequency table in Postgres (the database `mpi up` uses) from the
-    indexed records."""
+    indexed records now (the linker also does it as the index grows)."""
     database = resolve_database(state_dir, create=False)
     print(f"database: {database.where}")
     url = database.url
     engine = make_engine(url, pool_size=1)
     with unit_of_work(make_sessionmaker(engine)) as session:
-        rows = LinkerIndexRepository(session).refresh_term_frequencies(TF_COLUMNS)
+        rows = term_frequencies.refresh(session, load(model))
     engine.dispose()
     print(f"{rows} term frequencies for {', '.join(TF_COLUMNS)}")

@@ -28,7 +28,7 @@ FEATURE_COLUMNS: tuple[str, ...] = (
     "address",
     "city",
 )
-TF_COLUMNS: tuple[str, ...] = ("given_name", "family_name", "city")
+TF_COLUMNS: tuple[str, ...] = ("given_name", "family_name", "postcode", "city")
 
 
 def features(record: Mapping[str, Any]) -> dict[str, Any]:

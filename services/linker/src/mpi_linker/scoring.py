@@ -85,7 +85,7 @@ class Scorer:
         self._labels = _level_labels(artifact.splink)
         self._comparisons = [c["output_column_name"] for c in artifact.splink["comparisons"]]
         self._sql = self._generate_sql()
-        self._neutral_tf = _exact_u(artifact.splink)
+        self._neutral_tf = exact_u(artifact.splink)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
@@ -242,7 +242,8 @@ def _level_labels(splink_model: Mapping[str, Any]) -> dict[tuple[str, int], str]
     return labels
 
 
-def _exact_u(splink_model: Mapping[str, Any]) -> dict[str, float]:
+def exact_u(splink_model: Mapping[str, Any]) -> dict[str, float]:
+    """Per term-frequency column, the model's u for an exact match: a neutral frequency."""
     neutral = {}
     for comparison in splink_model["comparisons"]:
         for level in comparison["comparison_levels"]:

@@ -25,6 +25,16 @@ class Settings(BaseSettings):
     max_candidates: int = Field(
         default=200, ge=1, description="Candidates scored per record; more are cut (and logged)."
     )
+    tf_refresh_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often to check whether the term frequencies need a refresh; 0: never.",
+    )
+    tf_refresh_growth: float = Field(
+        default=0.1,
+        ge=0,
+        description="Refresh the term frequencies once the index has grown by this fraction.",
+    )
 
     @model_validator(mode="after")
     def _require_database(self) -> Settings:

@@ -2,10 +2,11 @@
 
 The decisions are the online path's, record by record in input order: each record is decided
 against the records before it (the ones a replay through `POST /records` would find), with the
-same tiers, guards, adjudication rows and outbox. Scores use the term-frequency table in
-Postgres as it stands when the load starts (neutral for unseen values), as the online linker
-does, so a bulk load and a replay in the same order give the same clusters (up to the online
-linker's candidate cap).
+same tiers, guards, adjudication rows and outbox. Scores use the term frequencies of every
+record loaded (refreshed in Postgres once the records are stored), where a replay through the
+online linker uses them as its background refresh finds them while the index grows; a bulk
+load and a replay in the same order give the same clusters up to that and the online linker's
+candidate cap.
 
 Four steps, all in the caller's transaction (a failure leaves nothing written): `ingest`
 stores the records, their events and linker index by COPY a batch at a time; `predict` scores

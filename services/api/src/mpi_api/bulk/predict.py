@@ -31,6 +31,7 @@ from mpi_linker.frames import SCHEMA
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
 from mpi_linker.scoring import Scorer, score_columns
+from mpi_linker.term_frequencies import refresh as refresh_term_frequencies
 from mpi_store.repositories import LinkerIndexRepository
 
 TF_LOOKUP_BATCH = 1000
@@ -63,7 +64,9 @@ class Predictions:
 def term_frequencies(
     index: LinkerIndexRepository, scorer: Scorer, table: pa.Table
 ) -> dict[str, dict[str, float]]:
-    """Per TF column, every value in the load with its frequency from Postgres (or neutral)."""
+    """Per TF column, every value in the load with its frequency in Postgres, refreshed first
+    from every indexed record (the load's included), as the linker would once it saw them."""
+    refresh_term_frequencies(index.session, scorer.artifact)
     wanted = {
         column: sorted(v for v in pc.unique(table.column(column)).to_pylist() if v)
         for column in TF_COLUMNS

@@ -1,13 +1,17 @@
 """Where a new record belongs: the linker's scores, the decision tiers and the guards.
 
 DESIGN §1.3 and §4. Auto-link only when exactly one patient scores at or above the auto
-threshold and no guard fires; anything ambiguous becomes POSSIBLE_MATCH with the record on its
-own provisional golden record and one adjudication per gray pair; otherwise NO_MATCH.
+threshold with a person-level field agreeing beyond the names (`mpi_store.evidence`) and no
+guard fires (its gray candidates on other patients are adjudicated too: one of them may be the
+same person, split earlier, whom the worker then merges); anything ambiguous becomes
+POSSIBLE_MATCH with the record on its own provisional golden record and one adjudication per
+gray pair; otherwise NO_MATCH.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session
 from mpi_api.linker_client import LinkerClient
 from mpi_linker import normalise
 from mpi_store.enums import LinkSource, LinkState, MatchResult
+from mpi_store.evidence import corroborated
 from mpi_store.guards import pair_guards
 from mpi_store.models import SourceRecord
 from mpi_store.repositories import LinkRepository
@@ -96,7 +101,7 @@ class LinkerMatcher:
         )
         # Guards read a patient's records only when exactly one patient is in the auto tier;
         # loading every candidate patient's records would cost a query per candidate.
-        auto = {c["golden_record_id"] for c in scored["candidates"] if c["tier"] == "auto"}
+        auto = {c["golden_record_id"] for c in auto_tier(scored["candidates"])}
         links = LinkRepository(session)
         members = {
             golden_id: [r for r, _ in links.records_of_golden(golden_id)]
@@ -118,12 +123,19 @@ def decide(
         "candidate_cap_hit": scored["capped"],
         "best": _explain(best) if best else None,
     }
-    auto = [c for c in candidates if c["tier"] == "auto"]
+    auto = auto_tier(candidates)
     auto_goldens = sorted({c["golden_record_id"] for c in auto})
     guards: list[str] = []
     if len(auto_goldens) == 1:
         guards = _guards(record, members[auto_goldens[0]])
         if not guards:
+            # Gray candidates of other patients are still adjudicated: if one of them is this
+            # patient too (split earlier), the worker merges the two.
+            bridges = [
+                c
+                for c in candidates
+                if c["tier"] != "reject" and c["golden_record_id"] != auto_goldens[0]
+            ]
             return Decision(
                 auto_goldens[0],
                 MatchResult.MATCH,
@@ -132,10 +144,16 @@ def decide(
                 match_weight=auto[0]["match_weight"],
                 model_version=version,
                 reason={**reason, "rule": "auto"},
+                gray_pairs=_gray_pairs(bridges),
+                accept_alone=scored["accept_alone_threshold"],
             )
     elif len(auto_goldens) > 1:
         guards = ["several_patients_above_auto"]
-    review = [c for c in candidates if c["tier"] == "gray" or (c["tier"] == "auto" and guards)]
+    review = [
+        c
+        for c in candidates
+        if c["tier"] == "gray" or (c["tier"] == "auto" and (guards or c not in auto))
+    ]
     if not review:
         return Decision(
             None,
@@ -146,16 +164,6 @@ def decide(
             model_version=version,
             reason={**reason, "rule": "below_gray_zone"},
         )
-    pairs = [
-        GrayPair(
-            candidate_record_id=c["record_id"],
-            candidate_golden_record_id=c["golden_record_id"],
-            probability=c["match_probability"],
-            match_weight=c["match_weight"],
-            comparison_weights=_explain(c)["comparisons"],
-        )
-        for c in review[:MAX_GRAY_PAIRS]
-    ]
     return Decision(
         None,
         MatchResult.POSSIBLE_MATCH,
@@ -164,9 +172,35 @@ def decide(
         match_weight=review[0]["match_weight"],
         model_version=version,
         reason={**reason, "rule": "gray_zone", "guards": guards},
-        gray_pairs=pairs,
+        gray_pairs=_gray_pairs(review),
         accept_alone=scored["accept_alone_threshold"],
     )
+
+
+def _gray_pairs(candidates: Sequence[dict[str, Any]]) -> list[GrayPair]:
+    """The pairs to adjudicate, at most `MAX_GRAY_PAIRS`: each patient's best candidate
+    first (best first), so every patient in reach gets a say, then their other records."""
+    nth: Counter[int] = Counter()
+    ranked = []
+    for c in candidates:
+        ranked.append((nth[c["golden_record_id"]], len(ranked), c))
+        nth[c["golden_record_id"]] += 1
+    return [
+        GrayPair(
+            candidate_record_id=c["record_id"],
+            candidate_golden_record_id=c["golden_record_id"],
+            probability=c["match_probability"],
+            match_weight=c["match_weight"],
+            comparison_weights=_explain(c)["comparisons"],
+        )
+        for *_, c in sorted(ranked, key=lambda r: r[:2])[:MAX_GRAY_PAIRS]
+    ]
+
+
+def auto_tier(candidates: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The candidates that may link at once: in the auto tier and corroborated. An auto-tier
+    score on names alone is gray: the classifier (or a person) decides it."""
+    return [c for c in candidates if c["tier"] == "auto" and corroborated(c["comparisons"])]
 
 
 def _explain(candidate: dict[str, Any]) -> dict[str, Any]:

@@ -98,7 +98,7 @@ def _postcode() -> ComparisonCreator:
         output_column_name="postcode",
         comparison_levels=[
             cll.NullLevel("postcode"),
-            cll.ExactMatchLevel("postcode"),
+            cll.ExactMatchLevel("postcode", term_frequency_adjustments=True),
             cll.CustomLevel(
                 "substr(postcode_l, 1, 3) = substr(postcode_r, 1, 3)",
                 label_for_charts="Same area",

@@ -116,17 +116,27 @@ class LinkerIndexRepository:
             found[row.column_name][row.value] = row.frequency
         return found
 
-    def refresh_term_frequencies(self, columns: Sequence[str]) -> int:
-        """Recompute every column's value frequencies from the index (Splink's definition:
-        count of the value over count of non-null values)."""
+    def indexed_count(self) -> int:
+        return int(self.session.scalar(select(func.count()).select_from(LinkerRecord)) or 0)
+
+    def refresh_term_frequencies(self, priors: Mapping[str, float], pseudo_records: float) -> int:
+        """Recompute each column's value frequencies from the index, shrunk towards the
+        column's prior (`priors`: column → the model's u for an exact match) as if
+        `pseudo_records` more records held values at the prior's frequency:
+        `(count + pseudo_records * prior) / (non-null count + pseudo_records)`. Splink's
+        definition (count over non-null count) is the limit of a large index; a small one
+        cannot tell a rare name from one it has seen twice by chance."""
         self.session.execute(delete(TermFrequency))
-        for column in columns:
+        for column, prior in priors.items():
             value = LinkerRecord.features[column].astext
             counts = (
                 select(
                     literal(column).label("column_name"),
                     value.label("value"),
-                    (func.count() * 1.0 / func.sum(func.count()).over()).label("frequency"),
+                    (
+                        (func.count() + pseudo_records * prior)
+                        / (func.sum(func.count()).over() + pseudo_records)
+                    ).label("frequency"),
                 )
                 .where(value.is_not(None))
                 .group_by(value)
