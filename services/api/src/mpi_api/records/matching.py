@@ -181,7 +181,7 @@ def _gray_pairs(candidates: Sequence[dict[str, Any]]) -> list[GrayPair]:
     """The pairs to adjudicate, at most `MAX_GRAY_PAIRS`: each patient's best candidate
     first (best first), so every patient in reach gets a say, then their other records."""
     nth: Counter[int] = Counter()
-    ranked = []
+    ranked: list[tuple[int, int, dict[str, Any]]] = []
     for c in candidates:
         ranked.append((nth[c["golden_record_id"]], len(ranked), c))
         nth[c["golden_record_id"]] += 1
