@@ -1,4 +1,5 @@
-"""Converts one patient's FHIR R4 bundle into our demographics and clinical events."""
+"""Converts FHIR R4 resources into our demographics and clinical events (Synthea bundles and
+the api's FHIR interface share this one mapping)."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def convert_bundle(bundle: dict[str, Any], *, history_start: dt.date) -> Patient
     kept = _drop_repeated_conditions([e for e in events if _in_window(e, start_iso)], start_iso)
     return {
         "patient_id": patient["id"],
-        "demographics": _demographics(patient),
+        "demographics": demographics(patient),
         "events": kept,
         "organizations": organizations,
     }
@@ -131,7 +132,7 @@ def _open_before(event: Event, start_iso: str) -> bool:
     )
 
 
-def _demographics(patient: dict[str, Any]) -> Demographics:
+def demographics(patient: dict[str, Any]) -> Demographics:
     official = _name(patient, "official")
     maiden = _name(patient, "maiden")
     address = (patient.get("address") or [{}])[0]
@@ -165,7 +166,12 @@ def _demographics(patient: dict[str, Any]) -> Demographics:
 
 
 def _name(patient: dict[str, Any], use: str) -> dict[str, Any]:
-    return next((n for n in patient.get("name", []) if n.get("use") == use), {})
+    names = patient.get("name", [])
+    found = next((n for n in names if n.get("use") == use), None)
+    if found is None and use == "official":
+        # Synthea marks its names; other feeds often send one name with no `use`.
+        found = next((n for n in names if n.get("use") in (None, "usual")), None)
+    return found or {}
 
 
 def _clean(value: object) -> str | None:
