@@ -99,15 +99,17 @@ def to_record(
     mrn_systems: Mapping[str, str],
     clinical: dict[str, Any] | None = None,
     expression: str = "Patient",
+    key: tuple[str, str] | None = None,
 ) -> RecordCreate:
-    """Our record contract from a Patient: its MRN identifier names the record."""
+    """Our record contract from a Patient: its MRN identifier names the record (unless `key`
+    does: a `$match` query is no facility's record)."""
     raw = patient.model_dump(mode="json", by_alias=True, exclude_none=True)
     identifiers = [
         (i["system"], i["value"])
         for i in raw.get("identifier", [])
         if "system" in i and "value" in i
     ]
-    keys = {key for s, v in identifiers if (key := source_key(s, v, mrn_systems)) is not None}
+    keys = {key} if key else {k for s, v in identifiers if (k := source_key(s, v, mrn_systems))}
     if len(keys) != 1:
         raise FhirError(
             422,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mpi_api.auth.service import Principal
 from mpi_api.deps import ReaderDep, SessionDep, SettingsDep, WriterDep
+from mpi_api.fhir.match import match_patient
 from mpi_api.fhir.outcome import MEDIA_TYPE, PREFIX, FhirError, outcome_responses
 from mpi_api.fhir.patient import (
     golden_patient,
@@ -87,6 +88,26 @@ def fhir_update_patient(
         )
     return _write(
         body, request=request, session=session, principal=principal, settings=settings, key=key
+    )
+
+
+@router.post(
+    "/Patient/$match",
+    operation_id="fhir_match_patient",
+    responses=outcome_responses({503: "The linker did not answer"}),
+)
+def fhir_match_patient(
+    body: FhirBody, request: Request, session: SessionDep, _: ReaderDep, settings: SettingsDep
+) -> JSONResponse:
+    """PDQm `$match` (ITI-119): golden Patients graded against a query Patient (`Parameters`
+    with `resource`, `onlyCertainMatches`, `count`); a dry run that stores nothing."""
+    return _fhir(
+        match_patient(
+            session,
+            body=body,
+            matcher=request.app.state.matcher,
+            mrn_systems=settings.fhir_mrn_systems,
+        )
     )
 
 
