@@ -84,7 +84,7 @@ def convert_bundle(bundle: dict[str, Any], *, history_start: dt.date) -> Patient
         if kind == "Organization":
             organizations[f"urn:uuid:{resource['id']}"] = _organization_key(resource)
         else:
-            events.extend(_events(resource))
+            events.extend(resource_events(resource))
     kept = _drop_repeated_conditions([e for e in events if _in_window(e, start_iso)], start_iso)
     return {
         "patient_id": patient["id"],
@@ -222,7 +222,8 @@ def _reference(resource: dict[str, Any], key: str) -> str | None:
     return ref.removeprefix("urn:uuid:") if isinstance(ref, str) else None
 
 
-def _events(resource: dict[str, Any]) -> list[Event]:
+def resource_events(resource: dict[str, Any]) -> list[Event]:
+    """The clinical events of one resource (none for a type we do not read)."""
     kind = resource["resourceType"]
     encounter = _reference(resource, "encounter")
     if kind == "Encounter":
@@ -340,3 +341,21 @@ def _value(holder: dict[str, Any]) -> tuple[float | str | None, str | None]:
     if "valueBoolean" in holder:
         return ("true" if holder["valueBoolean"] else "false"), None
     return None, None
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    """An event as a row of the events table: a text value goes in `value_text`."""
+    value = event["value"]
+    return {
+        "type": event["type"],
+        "code_system": event["code_system"],
+        "code": event["code"],
+        "display": event["display"],
+        "date": event["date"],
+        "start": event["start"],
+        "end": event["end"],
+        "value": value if isinstance(value, float) else None,
+        "value_text": value if isinstance(value, str) else None,
+        "unit": event["unit"],
+        "encounter_class": event["encounter_class"],
+    }

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from mpi_api.auth.service import Principal
 from mpi_api.deps import ReaderDep, SessionDep, SettingsDep, WriterDep
+from mpi_api.fhir.bundle import ingest_transaction, transaction_response
 from mpi_api.fhir.match import match_patient
 from mpi_api.fhir.outcome import MEDIA_TYPE, PREFIX, FhirError, outcome_responses
 from mpi_api.fhir.patient import (
@@ -89,6 +90,31 @@ def fhir_update_patient(
     return _write(
         body, request=request, session=session, principal=principal, settings=settings, key=key
     )
+
+
+@router.post(
+    "",
+    operation_id="fhir_transaction",
+    responses=outcome_responses({503: "The linker did not answer; nothing was stored"}),
+)
+def fhir_transaction(
+    body: FhirBody,
+    request: Request,
+    session: SessionDep,
+    principal: WriterDep,
+    settings: SettingsDep,
+) -> JSONResponse:
+    """A `transaction` Bundle: one Patient and its clinical resources (referencing it by
+    `fullUrl`) stored as one record with its clinical history; a `transaction-response`."""
+    result, entries = ingest_transaction(
+        session,
+        body=body,
+        matcher=request.app.state.matcher,
+        principal=principal,
+        mrn_systems=settings.fhir_mrn_systems,
+    )
+    patient = _golden(session, result.golden, settings)
+    return _fhir(transaction_response(result, entries, patient["id"]))
 
 
 @router.post(
