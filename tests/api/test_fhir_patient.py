@@ -227,7 +227,7 @@ def test_every_fhir_refusal_is_documented_as_an_operation_outcome(client):
         op for path, ops in paths.items() if path.startswith("/fhir") for op in ops.values()
     ]
 
-    assert len(operations) == 6
+    assert len(operations) == 7
     for operation in operations:
         refs = {
             response["content"]["application/json"]["schema"]["$ref"]

@@ -21,6 +21,7 @@ from mpi_api.fhir.patient import (
     source_key,
     to_record,
 )
+from mpi_api.fhir.pix import cross_references
 from mpi_api.patients.service import get_patient
 from mpi_api.records import service
 from mpi_api.settings import Settings
@@ -165,6 +166,36 @@ def fhir_search_patient(
                 for patient in found
             ],
         }
+    )
+
+
+@router.get(
+    "/Patient/$ihe-pix",
+    operation_id="fhir_pix_query",
+    responses=outcome_responses({404: "sourceIdentifier is not a facility MRN system|value"}),
+)
+def fhir_pix_query(
+    sourceIdentifier: IdentifierQuery,
+    session: SessionDep,
+    _: ReaderDep,
+    settings: SettingsDep,
+    targetSystem: Annotated[list[str] | None, Query()] = None,
+) -> JSONResponse:
+    """PIXm (ITI-83): every facility identifier of the same patient, and its golden Patient."""
+    key = _condition_key(sourceIdentifier, settings)
+    if key is None:
+        raise FhirError(
+            404,
+            "sourceIdentifier must be SYSTEM|VALUE with a facility MRN system",
+            expression="sourceIdentifier",
+        )
+    return _fhir(
+        cross_references(
+            session,
+            key=key,
+            target_systems=targetSystem or [],
+            mrn_systems=settings.fhir_mrn_systems,
+        )
     )
 
 
