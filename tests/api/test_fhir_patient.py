@@ -224,7 +224,11 @@ def test_search_without_identifier_is_400(client):
 def test_every_fhir_refusal_is_documented_as_an_operation_outcome(client):
     paths = client.get("/openapi.json").json()["paths"]
     operations = [
-        op for path, ops in paths.items() if path.startswith("/fhir") for op in ops.values()
+        op
+        for path, ops in paths.items()
+        # The CapabilityStatement needs no key and refuses nothing.
+        if path.startswith("/fhir") and path != "/fhir/metadata"
+        for op in ops.values()
     ]
 
     assert len(operations) == 7
@@ -235,3 +239,19 @@ def test_every_fhir_refusal_is_documented_as_an_operation_outcome(client):
             if status.startswith(("4", "5"))
         }
         assert refs == {"#/components/schemas/OperationOutcomeRead"}
+
+
+def test_metadata_lists_what_is_implemented(anonymous):
+    statement = anonymous.get("/fhir/metadata").json()
+
+    assert statement["resourceType"] == "CapabilityStatement"
+    (rest,) = statement["rest"]
+    patient = next(r for r in rest["resource"] if r["type"] == "Patient")
+    assert {i["code"] for i in patient["interaction"]} == {
+        "read",
+        "create",
+        "update",
+        "search-type",
+    }
+    assert {o["name"] for o in patient["operation"]} == {"match", "ihe-pix"}
+    assert rest["interaction"] == [{"code": "transaction"}]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mpi_api.auth.service import Principal
 from mpi_api.deps import ReaderDep, SessionDep, SettingsDep, WriterDep
 from mpi_api.fhir.bundle import ingest_transaction, transaction_response
+from mpi_api.fhir.capability import capability_statement
 from mpi_api.fhir.match import match_patient
 from mpi_api.fhir.outcome import MEDIA_TYPE, PREFIX, FhirError, outcome_responses
 from mpi_api.fhir.patient import (
@@ -91,6 +92,12 @@ def fhir_update_patient(
     return _write(
         body, request=request, session=session, principal=principal, settings=settings, key=key
     )
+
+
+@router.get("/metadata", operation_id="fhir_capabilities")
+def fhir_capabilities(request: Request) -> JSONResponse:
+    """The CapabilityStatement: the interactions and operations implemented here."""
+    return _fhir(capability_statement(request.app.version))
 
 
 @router.post(
