@@ -28,7 +28,8 @@ def test_every_422_is_documented_in_the_error_format(document):
     documented = {
         name: _schema_ref(op["responses"]["422"])
         for name, op in _operations(document)
-        if "422" in op["responses"]
+        # `/fhir` answers OperationOutcome instead (tests/api/test_fhir_patient.py).
+        if "422" in op["responses"] and " /fhir" not in name
     }
 
     assert "POST /records" in documented

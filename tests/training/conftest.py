@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mpi_training.fhir_convert import Event, PatientHistory
+from mpi_store.fhir_convert import Event, PatientHistory
 from mpi_training.simulation import SimulationParams, stamp_params, write_part
 
 FIRST_NAMES = ("William", "Margaret", "Jose", "Ann", "Robert", "Elizabeth", "Mei", "Omar")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from mpi_training.fhir_convert import convert_bundle
+from mpi_store.fhir_convert import convert_bundle
 
 WINDOW = dt.date(2015, 1, 1)
 

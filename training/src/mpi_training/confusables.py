@@ -7,7 +7,7 @@ import datetime as dt
 import random
 from collections.abc import Sequence
 
-from mpi_training.fhir_convert import Demographics
+from mpi_store.fhir_convert import Demographics
 
 # ClinFuse confusable_groups.py: relation weights.
 RELATION_WEIGHTS: dict[str, float] = {"twin": 0.40, "parent_child": 0.30, "sibling": 0.30}

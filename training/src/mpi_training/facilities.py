@@ -6,7 +6,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 
-from mpi_training.fhir_convert import Event, PatientHistory
+from mpi_store.fhir_convert import Event, PatientHistory
 
 # ClinFuse default_config.yaml: how many facilities a patient visits (1..5).
 FACILITY_COUNT_WEIGHTS: tuple[float, ...] = (0.40, 0.30, 0.15, 0.10, 0.05)

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from rich.progress import Progress
 
 from mpi_store.datasets import EVENTS_FILE, RECORDS_FILE, TRUTH_FILE
+from mpi_store.fhir_convert import Demographics, Event, PatientHistory, event_row
 from mpi_training.confusables import Candidate, ConfusableGroup, apply_relation, pick_groups
 from mpi_training.corruption.config import PRESETS, CorruptionConfig
 from mpi_training.corruption.errors import Context
@@ -34,7 +35,6 @@ from mpi_training.facilities import (
     split_by_organisation,
     split_chronologically,
 )
-from mpi_training.fhir_convert import Demographics, Event, PatientHistory
 from mpi_training.geography import zip_table
 from mpi_training.life_events import ADDRESS_FIELDS, LifeEventRates, Timeline, draw_timeline
 from mpi_training.profiles import NOT_COLLECTED_SHARE, apply_profile, draw_profiles
@@ -205,22 +205,7 @@ def _plan(params: GenerateParams, parts_dir: Path, indices: list[int]) -> _Plan:
 
 
 def _event_row(source: str, record_id: str, event: Event) -> dict[str, Any]:
-    value = event["value"]
-    return {
-        "source": source,
-        "source_record_id": record_id,
-        "type": event["type"],
-        "code_system": event["code_system"],
-        "code": event["code"],
-        "display": event["display"],
-        "date": event["date"],
-        "start": event["start"],
-        "end": event["end"],
-        "value": value if isinstance(value, float) else None,
-        "value_text": value if isinstance(value, str) else None,
-        "unit": event["unit"],
-        "encounter_class": event["encounter_class"],
-    }
+    return {"source": source, "source_record_id": record_id, **event_row(event)}
 
 
 def _record_ids(seed: int) -> Callable[[str], str]:

@@ -12,7 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from pathlib import Path
 from typing import Any
 
-from mpi_training.fhir_convert import PatientHistory, convert_bundle
+from mpi_store.fhir_convert import PatientHistory, convert_bundle
 from mpi_training.synthea_source import DEFAULT_STATE, SyntheaSource
 
 

@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException
 
 from mpi_api.adjudications.router import router as adjudications_router
 from mpi_api.events.router import router as events_router
+from mpi_api.fhir import outcome
+from mpi_api.fhir.router import router as fhir_router
 from mpi_api.health.router import router as health_router
 from mpi_api.linker_client import LinkerClient
 from mpi_api.middleware import (
@@ -73,11 +75,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(adjudications_router)
     app.include_router(events_router)
     app.include_router(health_router)
+    app.include_router(fhir_router)
     return app
 
 
-async def _mpi_error(_: Request, error: Exception) -> JSONResponse:
+def _is_fhir(request: Request) -> bool:
+    return request.url.path.startswith(f"{outcome.PREFIX}/") or request.url.path == outcome.PREFIX
+
+
+async def _mpi_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, MPIError)
+    if _is_fhir(request):
+        return outcome.error_outcome(error)
     return error_response(error)
 
 
@@ -85,8 +94,10 @@ async def _mpi_error(_: Request, error: Exception) -> JSONResponse:
 _HTTP_ERRORS = {400: "InvalidJSON", 404: "NotFound", 405: "MethodNotAllowed"}
 
 
-async def _http_error(_: Request, error: Exception) -> JSONResponse:
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
+    if _is_fhir(request):
+        return outcome.error_outcome(error)
     return JSONResponse(
         {"error": _HTTP_ERRORS.get(error.status_code, "HTTPError"), "detail": error.detail},
         status_code=error.status_code,
@@ -94,9 +105,11 @@ async def _http_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     """422 naming each bad field; never echoes the submitted values (they may be PHI)."""
     assert isinstance(error, RequestValidationError)
+    if _is_fhir(request):
+        return outcome.error_outcome(error)
     problems: list[dict[str, Any]] = []
     in_body = False
     for item in error.errors():

@@ -33,6 +33,11 @@ class Settings(BaseSettings):
     linker_timeout_seconds: float = Field(default=2.0, gt=0, description="Per linker call.")
     linker_retries: int = Field(default=2, ge=0, description="Retries of a failed linker call.")
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="Request body limit.")
+    fhir_mrn_systems: dict[str, str] = Field(
+        default_factory=dict,
+        description="FHIR: each facility's MRN identifier system URI and the source it names "
+        '(JSON, `{"urn:oid:2.16.840.1.113883.3.1": "FAC1"}`).',
+    )
     requeue_pending_after_seconds: float = Field(
         default=900,
         gt=0,

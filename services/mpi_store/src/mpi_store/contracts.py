@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
@@ -156,3 +156,40 @@ DEMOGRAPHIC_FIELDS: tuple[str, ...] = (
     "email",
     "ssn",
 )
+
+
+_CLINICAL: dict[str, tuple[str, dict[str, str]]] = {
+    "condition": ("conditions", {"start": "onset", "end": "abatement"}),
+    "medication": ("medications", {"start": "start", "end": "stop"}),
+    "allergy": ("allergies", {"start": "onset"}),
+    "observation": ("observations", {"date": "date"}),
+    "procedure": ("procedures", {"date": "date"}),
+    "encounter": ("encounters", {"start": "start", "end": "end"}),
+    "immunization": ("immunizations", {"date": "date"}),
+}
+
+
+def iso_date(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def clinical_payload(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Event rows as the contract's `clinical` object."""
+    clinical: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _CLINICAL.values()}
+    for event in events:
+        name, dates = _CLINICAL[event["type"]]
+        item: dict[str, Any] = {
+            "code_system": event["code_system"],
+            "code": event["code"],
+            "display": event["display"],
+        }
+        for column, field in dates.items():
+            item[field] = iso_date(event[column])
+        if name == "observations":
+            item["value"] = event["value"] if event["value"] is not None else event["value_text"]
+            item["unit"] = event["unit"]
+        if name == "encounters":
+            item["type"] = event["encounter_class"]
+        clinical[name].append(item)
+    # The contract caps each list; the most recent events are the ones a summary shows.
+    return {name: items[-MAX_EVENTS_PER_LIST:] for name, items in clinical.items()}

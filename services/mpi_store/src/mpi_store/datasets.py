@@ -5,14 +5,13 @@ The layout the data generator writes; bulk load and replay both read it through 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, MAX_EVENTS_PER_LIST
+from mpi_store.contracts import DEMOGRAPHIC_FIELDS, clinical_payload, iso_date
 
 RECORDS_FILE = "records.parquet"
 EVENTS_FILE = "events.parquet"
@@ -20,51 +19,15 @@ TRUTH_FILE = "truth.parquet"
 
 RecordKey = tuple[str, str]
 
+
 # Event type -> (contract list, how the event columns map onto that item's date fields).
-_CLINICAL: dict[str, tuple[str, dict[str, str]]] = {
-    "condition": ("conditions", {"start": "onset", "end": "abatement"}),
-    "medication": ("medications", {"start": "start", "end": "stop"}),
-    "allergy": ("allergies", {"start": "onset"}),
-    "observation": ("observations", {"date": "date"}),
-    "procedure": ("procedures", {"date": "date"}),
-    "encounter": ("encounters", {"start": "start", "end": "end"}),
-    "immunization": ("immunizations", {"date": "date"}),
-}
-
-
-def _iso(value: object) -> object:
-    return value.isoformat() if isinstance(value, dt.date) else value
-
-
-def clinical_payload(events: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """Event rows as the contract's `clinical` object."""
-    clinical: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in _CLINICAL.values()}
-    for event in events:
-        name, dates = _CLINICAL[event["type"]]
-        item: dict[str, Any] = {
-            "code_system": event["code_system"],
-            "code": event["code"],
-            "display": event["display"],
-        }
-        for column, field in dates.items():
-            item[field] = _iso(event[column])
-        if name == "observations":
-            item["value"] = event["value"] if event["value"] is not None else event["value_text"]
-            item["unit"] = event["unit"]
-        if name == "encounters":
-            item["type"] = event["encounter_class"]
-        clinical[name].append(item)
-    # The contract caps each list; the most recent events are the ones a summary shows.
-    return {name: items[-MAX_EVENTS_PER_LIST:] for name, items in clinical.items()}
-
-
 def record_payload(record: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "source": record["source"],
         "source_record_id": record["source_record_id"],
     }
     for field in DEMOGRAPHIC_FIELDS:
-        payload[field] = _iso(record.get(field))
+        payload[field] = iso_date(record.get(field))
     payload["clinical"] = clinical_payload(events)
     return payload
 

@@ -96,6 +96,18 @@ class LinkerMatcher:
         features: dict[str, Any],
         blocking_keys: list[str],
     ) -> Decision:
+        return self.score(session, record=record, features=features, blocking_keys=blocking_keys)[1]
+
+    def score(
+        self,
+        session: Session,
+        *,
+        record: SourceRecord,
+        features: dict[str, Any],
+        blocking_keys: list[str],
+    ) -> tuple[dict[str, Any], Decision]:
+        """The linker's scored candidates and the decision they give; writes nothing (a
+        record not yet stored has no id to exclude)."""
         scored = self.client.score(
             features=features, blocking_keys=blocking_keys, exclude_record_id=record.id
         )
@@ -107,7 +119,7 @@ class LinkerMatcher:
             golden_id: [r for r, _ in links.records_of_golden(golden_id)]
             for golden_id in (auto if len(auto) == 1 else ())
         }
-        return decide(record, scored, members)
+        return scored, decide(record, scored, members)
 
 
 def decide(

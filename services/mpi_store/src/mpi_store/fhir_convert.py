@@ -1,4 +1,5 @@
-"""Converts one patient's FHIR R4 bundle into our demographics and clinical events."""
+"""Converts FHIR R4 resources into our demographics and clinical events (Synthea bundles and
+the api's FHIR interface share this one mapping)."""
 
 from __future__ import annotations
 
@@ -83,11 +84,11 @@ def convert_bundle(bundle: dict[str, Any], *, history_start: dt.date) -> Patient
         if kind == "Organization":
             organizations[f"urn:uuid:{resource['id']}"] = _organization_key(resource)
         else:
-            events.extend(_events(resource))
+            events.extend(resource_events(resource))
     kept = _drop_repeated_conditions([e for e in events if _in_window(e, start_iso)], start_iso)
     return {
         "patient_id": patient["id"],
-        "demographics": _demographics(patient),
+        "demographics": demographics(patient),
         "events": kept,
         "organizations": organizations,
     }
@@ -131,7 +132,7 @@ def _open_before(event: Event, start_iso: str) -> bool:
     )
 
 
-def _demographics(patient: dict[str, Any]) -> Demographics:
+def demographics(patient: dict[str, Any]) -> Demographics:
     official = _name(patient, "official")
     maiden = _name(patient, "maiden")
     address = (patient.get("address") or [{}])[0]
@@ -165,7 +166,12 @@ def _demographics(patient: dict[str, Any]) -> Demographics:
 
 
 def _name(patient: dict[str, Any], use: str) -> dict[str, Any]:
-    return next((n for n in patient.get("name", []) if n.get("use") == use), {})
+    names = patient.get("name", [])
+    found = next((n for n in names if n.get("use") == use), None)
+    if found is None and use == "official":
+        # Synthea marks its names; other feeds often send one name with no `use`.
+        found = next((n for n in names if n.get("use") in (None, "usual")), None)
+    return found or {}
 
 
 def _clean(value: object) -> str | None:
@@ -216,7 +222,8 @@ def _reference(resource: dict[str, Any], key: str) -> str | None:
     return ref.removeprefix("urn:uuid:") if isinstance(ref, str) else None
 
 
-def _events(resource: dict[str, Any]) -> list[Event]:
+def resource_events(resource: dict[str, Any]) -> list[Event]:
+    """The clinical events of one resource (none for a type we do not read)."""
     kind = resource["resourceType"]
     encounter = _reference(resource, "encounter")
     if kind == "Encounter":
@@ -334,3 +341,21 @@ def _value(holder: dict[str, Any]) -> tuple[float | str | None, str | None]:
     if "valueBoolean" in holder:
         return ("true" if holder["valueBoolean"] else "false"), None
     return None, None
+
+
+def event_row(event: Event) -> dict[str, Any]:
+    """An event as a row of the events table: a text value goes in `value_text`."""
+    value = event["value"]
+    return {
+        "type": event["type"],
+        "code_system": event["code_system"],
+        "code": event["code"],
+        "display": event["display"],
+        "date": event["date"],
+        "start": event["start"],
+        "end": event["end"],
+        "value": value if isinstance(value, float) else None,
+        "value_text": value if isinstance(value, str) else None,
+        "unit": event["unit"],
+        "encounter_class": event["encounter_class"],
+    }
