@@ -22,7 +22,7 @@ def test_short_drill_is_green(tmp_path):
     report = json.loads(out.read_text())
     assert report["passed"], report
     checks = {check["name"]: check for check in report["checks"]}
-    assert set(checks) == {"auth", "hostile input", "writers", "faults", "PHI scan"}
+    assert set(checks) == {"fuzz", "auth", "hostile input", "writers", "faults", "PHI scan"}
     assert checks["writers"]["figures"]["duplicates"] == 0
     assert checks["faults"]["figures"]["linker restarted"] == "yes"
     assert "mpi drill" in done.stdout

@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.console import Console
 
 from mpi_api.drill.auth import check_auth
+from mpi_api.drill.fuzz import check_fuzz
 from mpi_api.drill.hostile import check_hostile
 from mpi_api.drill.phi import check_phi
 from mpi_api.drill.population import patients, phi_values
@@ -21,6 +22,7 @@ SEED = 2024
 
 @dataclass(frozen=True)
 class Profile:
+    fuzz_examples: int
     writers: int
     seconds: float
     patients: int
@@ -28,8 +30,9 @@ class Profile:
 
 
 PROFILES = {
-    "short": Profile(8, 30, 60, (Fault("linker", 0.3), Fault("worker", 0.6))),
+    "short": Profile(10, 8, 30, 60, (Fault("linker", 0.3), Fault("worker", 0.6))),
     "full": Profile(
+        50,
         32,
         300,
         400,
@@ -52,6 +55,7 @@ def run_drill(profile_name: str, *, out: Path, console: Console) -> bool:
         tempfile.TemporaryDirectory(prefix="mpi-drill-") as state,
         running_stack(Path(state)) as stack,
     ):
+        checks.append(check_fuzz(stack, examples=profile.fuzz_examples, seed=SEED))
         checks.append(check_auth(stack, record=probe))
         checks.append(check_hostile(stack, record=probe))
         checks.extend(
