@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mpi_api.app import create_app
 from mpi_api.auth.service import create_key
+from mpi_api.drill.stack import free_port, up_command
 from mpi_api.linker_client import LinkerClient
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.settings import Settings
@@ -156,12 +155,6 @@ def moved() -> dict[str, Any]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass(frozen=True)
 class RunningMpi:
     url: str
@@ -176,22 +169,11 @@ def mpi_up(tmp_path: Path) -> Callable[[dict[str, str]], AbstractContextManager[
 
     @contextmanager
     def start(env: dict[str, str]) -> Iterator[RunningMpi]:
-        port = _free_port()
+        port = free_port()
         log_path = tmp_path / "up.log"
-        command = [
-            sys.executable,
-            "-m",
-            "mpi_api.cli",
-            "up",
-            "--port",
-            str(port),
-            "--linker-port",
-            str(_free_port()),
-            "--redis-port",
-            str(_free_port()),
-            "--state-dir",
-            str(tmp_path),
-        ]
+        command = up_command(
+            port=port, linker_port=free_port(), redis_port=free_port(), state_dir=tmp_path
+        )
         with log_path.open("wb") as log:
             process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
             running = RunningMpi(f"http://127.0.0.1:{port}", port, log_path)
@@ -217,7 +199,7 @@ def mpi_up(tmp_path: Path) -> Callable[[dict[str, str]], AbstractContextManager[
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
     """Run `app` under a real uvicorn server on a loopback port."""
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
     )

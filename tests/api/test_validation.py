@@ -39,6 +39,14 @@ def _nothing_written(session) -> bool:
             "clinical.conditions.0.display",
         ),
         ({"clinical": {"observations": [{"value": "high\x00"}]}}, "clinical.observations.0.value"),
+        # Found by `mpi drill`'s fuzz: a number was read as seconds since 1970.
+        ({"birth_date": 0}, "birth_date"),
+        ({"clinical": {"immunizations": [{"date": 0}]}}, "clinical.immunizations.0.date"),
+        ({"clinical": {"encounters": [{"start": 1.5}]}}, "clinical.encounters.0.start"),
+        (
+            {"clinical": {"observations": [{"value": "0" * 201}]}},
+            "clinical.observations.0.value.constrained-str",
+        ),
     ],
 )
 def test_invalid_field_is_named(client, make_record, session, overrides, field):

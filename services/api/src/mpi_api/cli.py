@@ -290,6 +290,27 @@ def export_clusters(
     print(f"{len(rows)} records written to {out}")
 
 
+@app.command()
+def drill(
+    profile: Annotated[
+        str, typer.Option(help="short (8 writers, 30 s) or full (32 writers, 5 min)")
+    ] = "short",
+    out: Annotated[Path | None, typer.Option(help="Results JSON")] = None,
+) -> None:
+    """Start an own stack on loopback (own embedded Postgres and Redis), run the reliability
+    and security drills against it, print their table and write it as JSON; exit 1 on any
+    failure."""
+    from rich.console import Console
+
+    from mpi_api.drill.run import PROFILES, run_drill
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"--profile is one of {', '.join(PROFILES)}")
+    path = out or Path("benchmarks/results") / f"drill-{profile}.json"
+    if not run_drill(profile, out=path, console=Console()):
+        raise typer.Exit(1)
+
+
 def _load_plugins() -> None:
     for entry in entry_points(group="mpi.commands"):
         try:

@@ -5,7 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    WithJsonSchema,
+    field_validator,
+)
 
 Sex = Literal["female", "male", "other", "unknown"]
 
@@ -29,6 +38,17 @@ def storable_text(value: str) -> str:
 
 # For path and query parameters: the same refusal as every string field of a contract.
 StorableText = Annotated[str, AfterValidator(storable_text)]
+
+
+def date_text(value: object) -> object:
+    """Refuse a number for a date: pydantic would read it as seconds since 1970, which the
+    OpenAPI document (an ISO date string) does not allow."""
+    if isinstance(value, int | float):
+        raise ValueError("must be an ISO date (YYYY-MM-DD), not a number")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(date_text)]
 # Ids are Postgres bigints: a larger number names no row and must be refused, not sent.
 MAX_ID = 2**63 - 1
 
@@ -59,37 +79,38 @@ class CodedItem(Contract):
 
 
 class Condition(CodedItem):
-    onset: dt.date | None = None
-    abatement: dt.date | None = None
+    onset: Date | None = None
+    abatement: Date | None = None
 
 
 class Medication(CodedItem):
-    start: dt.date | None = None
-    stop: dt.date | None = None
+    start: Date | None = None
+    stop: Date | None = None
 
 
 class Allergy(CodedItem):
-    onset: dt.date | None = None
+    onset: Date | None = None
 
 
 class Observation(CodedItem):
-    date: dt.date | None = None
-    value: float | ShortText | None = None
+    date: Date | None = None
+    # Strict: in lax mode a numeric string over ShortText's length was taken as a float.
+    value: Annotated[float, Strict()] | ShortText | None = None
     unit: Code | None = None
 
 
 class Procedure(CodedItem):
-    date: dt.date | None = None
+    date: Date | None = None
 
 
 class Encounter(CodedItem):
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Date | None = None
+    end: Date | None = None
     type: Code | None = None
 
 
 class Immunization(CodedItem):
-    date: dt.date | None = None
+    date: Date | None = None
 
 
 class Clinical(Contract):
@@ -110,7 +131,21 @@ class RecordCreate(Contract):
     given_name: ShortText | None = None
     middle_name: ShortText | None = None
     family_name: ShortText | None = None
-    birth_date: dt.date | None = None
+    # Blank means unknown (`_blank_is_missing`), so the document must allow it too.
+    birth_date: (
+        Annotated[
+            Date,
+            WithJsonSchema(
+                {
+                    "anyOf": [
+                        {"type": "string", "format": "date"},
+                        {"type": "string", "pattern": r"^\s*$"},
+                    ]
+                }
+            ),
+        ]
+        | None
+    ) = None
     sex: Sex | None = None
     address_line1: ShortText | None = None
     address_line2: ShortText | None = None
