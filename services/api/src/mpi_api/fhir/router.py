@@ -31,7 +31,13 @@ from mpi_store.errors import RecordNotFound
 from mpi_store.models import GoldenRecord
 from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 
-router = APIRouter(prefix=PREFIX, tags=["fhir"])
+class FhirJSONResponse(JSONResponse):
+    """Answers documented (and sent) as `application/fhir+json`."""
+
+    media_type = MEDIA_TYPE
+
+
+router = APIRouter(prefix=PREFIX, tags=["fhir"], default_response_class=FhirJSONResponse)
 
 FhirBody = Annotated[Any, Body(media_type=MEDIA_TYPE)]
 IdentifierQuery = Annotated[StorableText, Query(description="`SYSTEM|VALUE`")]
