@@ -31,6 +31,7 @@ from mpi_store.errors import RecordNotFound
 from mpi_store.models import GoldenRecord
 from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 
+
 class FhirJSONResponse(JSONResponse):
     """Answers documented (and sent) as `application/fhir+json`."""
 
