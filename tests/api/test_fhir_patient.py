@@ -234,7 +234,7 @@ def test_every_fhir_refusal_is_documented_as_an_operation_outcome(client):
     assert len(operations) == 7
     for operation in operations:
         refs = {
-            response["content"]["application/json"]["schema"]["$ref"]
+            response["content"]["application/fhir+json"]["schema"]["$ref"]
             for status, response in operation["responses"].items()
             if status.startswith(("4", "5"))
         }
