@@ -81,9 +81,13 @@ def anonymous(client: TestClient) -> TestClient:
 
 @pytest.fixture
 def make_key(session_factory: sessionmaker[Session]) -> Callable[..., str]:
-    def make(scopes: list[Scope], sources: list[str] | None = None) -> str:
+    def make(
+        scopes: list[Scope], sources: list[str] | None = None, *, lenient: bool = False
+    ) -> str:
         with unit_of_work(session_factory) as session:
-            _, key = create_key(session, name="test", scopes=scopes, allowed_sources=sources)
+            _, key = create_key(
+                session, name="test", scopes=scopes, allowed_sources=sources, lenient=lenient
+            )
         return key
 
     return make

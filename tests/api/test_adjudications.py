@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select, update
 
+from mpi_classifier.relay import redeliver_stale
 from mpi_store.enums import Scope
 from mpi_store.models import Adjudication, Outbox
 
@@ -88,3 +89,31 @@ def test_requeue_needs_the_admin_scope(client, make_record, make_key, session):
 
     assert listed.status_code == 200
     assert requeued.status_code == 403
+
+
+def test_the_relay_redelivers_a_pending_adjudication_stranded_by_a_dead_worker(
+    client, make_record, session, session_factory
+):
+    _gray_pair(client, make_record)
+    adjudication = session.scalars(select(Adjudication)).one()
+    stale_after = dt.timedelta(minutes=15)
+    assert redeliver_stale(session_factory, stale_after=stale_after, limit=10) == 0
+    session.execute(
+        update(Adjudication)
+        .where(Adjudication.id == adjudication.id)
+        .values(updated_at=func.now() - dt.timedelta(minutes=20))
+    )
+    outbox_rows = session.scalar(select(func.count()).select_from(Outbox))
+
+    assert redeliver_stale(session_factory, stale_after=stale_after, limit=10) == 1
+
+    payloads = [row.payload for row in session.scalars(select(Outbox).order_by(Outbox.id))]
+    assert len(payloads) == outbox_rows + 1
+    assert payloads[-1] == {
+        "record_id": adjudication.record_id,
+        "adjudication_ids": [adjudication.id],
+    }
+    # Touched: the next sweep leaves it be for another period.
+    assert redeliver_stale(session_factory, stale_after=stale_after, limit=10) == 0
+    session.refresh(adjudication)
+    assert adjudication.state == "pending"

@@ -106,7 +106,7 @@ def test_keys_list_and_revoke(database_url, committed_engine, monkeypatch, tmp_p
     listed_after = runner.invoke(app, ["keys", "list"])
 
     assert "database: MPI_DATABASE_URL (postgresql+psycopg://" in created.stderr
-    assert f"{key_id}\tsteward\tpatients:read\t*" in listed.stdout
+    assert f"{key_id}\tsteward\tpatients:read\t*\tstrict" in listed.stdout
     assert "active" in listed.stdout
     assert key not in listed.stdout
     assert revoked.exit_code == 0
@@ -114,3 +114,17 @@ def test_keys_list_and_revoke(database_url, committed_engine, monkeypatch, tmp_p
     assert "revoked" in listed_after.stdout
     with Session(committed_engine) as session:
         assert resolve_key(session, presented=key, dev_key=None) is None
+
+
+def test_keys_create_lenient(database_url, committed_engine, monkeypatch):
+    monkeypatch.setenv("MPI_DATABASE_URL", database_url)
+    runner = CliRunner()
+    created = runner.invoke(
+        app, ["keys", "create", "--name", "legacy", "--scope", "records:write", "--lenient"]
+    )
+    key_id = created.stdout.split()[2]
+
+    listed = runner.invoke(app, ["keys", "list"])
+
+    assert created.exit_code == 0
+    assert f"{key_id}\tlegacy\trecords:write\t*\tlenient" in listed.stdout

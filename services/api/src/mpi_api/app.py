@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic.json_schema import models_json_schema
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from mpi_api.adjudications.router import router as adjudications_router
@@ -30,9 +33,12 @@ from mpi_api.patients.router import router as patients_router
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.router import router as records_router
 from mpi_api.settings import Settings
-from mpi_store.db import make_engine, make_sessionmaker
-from mpi_store.errors import MPIError
+from mpi_store.contracts import RecordCreate
+from mpi_store.db import is_transient, make_engine, make_sessionmaker
+from mpi_store.errors import DatabaseUnavailable, MPIError
 from mpi_store.settings import load_settings
+
+log = logging.getLogger(__name__)
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -70,13 +76,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(MPIError, _mpi_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.include_router(records_router)
     app.include_router(patients_router)
     app.include_router(adjudications_router)
     app.include_router(events_router)
     app.include_router(health_router)
     app.include_router(fhir_router)
+    _document_record_body(app)
     return app
+
+
+def _document_record_body(app: FastAPI) -> None:
+    """`POST /records` reads its body itself (strict or lenient, `records/intake.py`) and
+    documents it as `RecordCreate`: put that schema, and those it uses, in the components."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            _, definitions = models_json_schema(
+                [(RecordCreate, "validation")], ref_template="#/components/schemas/{model}"
+            )
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            for name, schema in definitions["$defs"].items():
+                schemas.setdefault(name, schema)
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _is_fhir(request: Request) -> bool:
@@ -88,6 +115,21 @@ async def _mpi_error(request: Request, error: Exception) -> JSONResponse:
     if _is_fhir(request):
         return outcome.error_outcome(error)
     return error_response(error)
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    """A deadlock, serialization failure or database restart rolled the transaction back:
+    503 with `Retry-After` (every write is idempotent, so the client retries). Any other
+    database error is unexpected: the catch-all's 500."""
+    if not is_transient(error):
+        raise error
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    log.warning(
+        "transient database error %s on %s", sqlstate or "(no connection)", request.url.path
+    )
+    return await _mpi_error(
+        request, DatabaseUnavailable("the database could not complete the request; retry")
+    )
 
 
 # Starlette's own answers (no route, wrong method, unparsable body) in our error format.

@@ -152,6 +152,13 @@ def create_key(
         list[str] | None,
         typer.Option(help="Sources a records:write key may write; repeat. Omit: all sources"),
     ] = None,
+    lenient: Annotated[
+        bool,
+        typer.Option(
+            help="Store a record whose optional fields are invalid with those fields dropped "
+            "(201 with `warnings`) instead of refusing it whole"
+        ),
+    ] = False,
     state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
     """Create an API key in the database `mpi up` uses and print it once (only its hash is
@@ -159,7 +166,9 @@ def create_key(
     from mpi_api.auth.service import create_key as store_key
 
     with _keys_session(state_dir) as session:
-        key_id, key = store_key(session, name=name, scopes=scope, allowed_sources=source)
+        key_id, key = store_key(
+            session, name=name, scopes=scope, allowed_sources=source, lenient=lenient
+        )
     print(f"key id {key_id} for {name!r}; store it now, it is not shown again:")
     print(key)
 
@@ -168,15 +177,17 @@ def create_key(
 def list_keys(
     state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
 ) -> None:
-    """Every key: id, name, scopes, sources, created and revoked (never the key or its hash)."""
+    """Every key: id, name, scopes, sources, intake (strict or lenient), created and revoked
+    (never the key or its hash)."""
     from mpi_store.repositories import ApiKeyRepository
 
     with _keys_session(state_dir) as session:
         for key in ApiKeyRepository(session).all():
             sources = ",".join(key.allowed_sources) if key.allowed_sources is not None else "*"
             revoked = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "active"
+            intake = "lenient" if key.lenient else "strict"
             print(
-                f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{sources}\t"
+                f"{key.id}\t{key.name}\t{','.join(key.scopes)}\t{sources}\t{intake}\t"
                 f"created {key.created_at:%Y-%m-%d %H:%M}\t{revoked}"
             )
 

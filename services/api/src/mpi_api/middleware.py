@@ -53,12 +53,18 @@ class CatchAllMiddleware:
             await self.app(scope, receive, tracking_send)
         except Exception as error:
             request_id = uuid.uuid4().hex
-            log.error("unhandled %s, request id %s", type(error).__name__, request_id)
+            log.error("unhandled %s, request id %s", _error_code(error), request_id)
             if started:
                 return
             response = error_response(InternalError(f"internal error, request id {request_id}"))
             response.headers["X-Request-ID"] = request_id
             await response(scope, receive, send)
+
+
+def _error_code(error: Exception) -> str:
+    """The exception's type and, for a database error, its SQLSTATE: never its message."""
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return type(error).__name__ + (f" ({sqlstate})" if sqlstate else "")
 
 
 @dataclass

@@ -30,6 +30,8 @@ COMMON = {
     403: "Key lacks the scope (or may not write this source)",
     422: "Invalid input: `InvalidRecord` (body) or `InvalidRequest` (path or query); `detail` "
     "names each field",
+    503: "A dependency is unavailable (the database restarting, or a deadlock rolled the "
+    "transaction back): nothing was committed; retry after `Retry-After`",
 }
 
 

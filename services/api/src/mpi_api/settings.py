@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         description="FHIR: each facility's MRN identifier system URI and the source it names "
         '(JSON, `{"urn:oid:2.16.840.1.113883.3.1": "FAC1"}`).',
     )
+    lenient_sources: list[str] = Field(
+        default_factory=list,
+        description="Sources whose records are stored with invalid optional fields dropped "
+        '(201 with `warnings`) instead of refused whole (JSON, `["LEGACY1"]`); a key made with '
+        "`mpi keys create --lenient` is lenient for every source it writes.",
+    )
     requeue_pending_after_seconds: float = Field(
         default=900,
         gt=0,

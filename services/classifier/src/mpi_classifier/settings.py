@@ -84,6 +84,12 @@ class Settings(BrokerSettings):
     http_retries: int = Field(default=2, ge=0, description="Retries inside one HTTP call.")
     relay_batch_size: int = Field(default=100, ge=1, description="Outbox rows per relay pass.")
     relay_poll_seconds: float = Field(default=0.5, gt=0, description="Idle wait between passes.")
+    redeliver_stale_after_seconds: float = Field(
+        default=900,
+        gt=0,
+        description="The relay publishes again a pending adjudication untouched this long (a "
+        "worker killed holding it); a second delivery changes nothing.",
+    )
     relay_backoff_max_seconds: float = Field(
         default=30.0, gt=0, description="Longest wait after the broker or database failed."
     )

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -15,6 +16,24 @@ def normalise_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+# SQLSTATEs after which the same transaction, run again, can succeed: serialization failure,
+# deadlock, lock timeout, and the server shutting down or not yet accepting connections.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03"})
+
+
+def is_transient(error: BaseException) -> bool:
+    """A database error that a retry of the whole transaction can get past."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is None:
+        # No server answer at all: the connection could not be made or was lost.
+        return isinstance(error, OperationalError)
+    return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:

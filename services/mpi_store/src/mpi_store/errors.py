@@ -13,7 +13,8 @@ MPIError
 ├── PayloadTooLarge (413)
 ├── InternalError (500)   (anything unexpected; logged by type and request id only)
 └── DependencyUnavailable (503)
-    └── ClassifierUnavailable  (the classifier backend failed; adjudication retries)
+    ├── ClassifierUnavailable  (the classifier backend failed; adjudication retries)
+    └── DatabaseUnavailable    (a deadlock, serialization failure or restart; retry the request)
 
 Messages name fields and ids only, never demographic values.
 """
@@ -82,4 +83,8 @@ class DependencyUnavailable(MPIError):
 
 
 class ClassifierUnavailable(DependencyUnavailable):
+    pass
+
+
+class DatabaseUnavailable(DependencyUnavailable):
     pass

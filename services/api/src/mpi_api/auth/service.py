@@ -22,6 +22,8 @@ class Principal:
     name: str
     scopes: frozenset[str]
     allowed_sources: frozenset[str] | None
+    # Lenient intake (`mpi keys create --lenient`): invalid optional fields are dropped.
+    lenient: bool = False
 
     def require(self, scope: Scope) -> None:
         if scope not in self.scopes and Scope.ADMIN not in self.scopes:
@@ -47,7 +49,12 @@ def hash_key(key: str) -> str:
 
 
 def create_key(
-    session: Session, *, name: str, scopes: list[Scope], allowed_sources: list[str] | None
+    session: Session,
+    *,
+    name: str,
+    scopes: list[Scope],
+    allowed_sources: list[str] | None,
+    lenient: bool = False,
 ) -> tuple[int, str]:
     """Store a new key's hash; the plain key is returned once and never stored."""
     key = generate_key()
@@ -56,6 +63,7 @@ def create_key(
         key_hash=hash_key(key),
         scopes=sorted(str(s) for s in scopes),
         allowed_sources=sorted(allowed_sources) if allowed_sources is not None else None,
+        lenient=lenient,
     )
     return row.id, key
 
@@ -67,4 +75,4 @@ def resolve_key(session: Session, *, presented: str, dev_key: str | None) -> Pri
     if row is None:
         return None
     sources = frozenset(row.allowed_sources) if row.allowed_sources is not None else None
-    return Principal(row.id, row.name, frozenset(row.scopes), sources)
+    return Principal(row.id, row.name, frozenset(row.scopes), sources, lenient=row.lenient)

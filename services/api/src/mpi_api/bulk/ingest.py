@@ -168,7 +168,8 @@ class _Batch:
         self.linker_rows.append(
             {**linker_features, "unique_id": str(record_id), BLOCKING_KEYS_COLUMN: keys}
         )
-        del columns["content_hash"]  # read by nothing after the insert
+        # Read by nothing after the insert (and bulk intake is strict: nothing is dropped).
+        del columns["content_hash"], columns["dropped_values"]
         return StoredRecord(id=record_id, updated_at=stored_at, **columns)
 
     def write(self, session: Session) -> None:

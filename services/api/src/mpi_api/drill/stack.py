@@ -19,6 +19,7 @@ import httpx
 from mpi_store.embedded import resolve_database
 
 READY_SECONDS = 120.0
+STALE_AFTER_SECONDS = 20
 
 
 def free_port() -> int:
@@ -110,7 +111,12 @@ def running_stack(state_dir: Path) -> Iterator[Stack]:
     port, linker_port, redis_port = free_port(), free_port(), free_port()
     dev_key = "mpik_drill_" + os.urandom(12).hex()
     env = {k: v for k, v in os.environ.items() if k not in {"MPI_DATABASE_URL", "MPI_REDIS_URL"}}
-    env |= {"MPI_DEV_API_KEY": dev_key, "MPI_CLASSIFIER_QUEUE": f"drill-{os.getpid()}"}
+    env |= {
+        "MPI_DEV_API_KEY": dev_key,
+        "MPI_CLASSIFIER_QUEUE": f"drill-{os.getpid()}",
+        # The relay redelivers what a killed worker stranded within the drill's recovery window.
+        "MPI_CLASSIFIER_REDELIVER_STALE_AFTER_SECONDS": str(STALE_AFTER_SECONDS),
+    }
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "stack.log"
     command = up_command(

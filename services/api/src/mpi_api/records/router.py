@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from typing import Annotated, Any
 
-from mpi_api.deps import ReaderDep, SessionDep, WriterDep
-from mpi_api.records import events, service
+from fastapi import APIRouter, Body, Request, Response, status
+
+from mpi_api.deps import ReaderDep, SessionDep, SettingsDep, WriterDep
+from mpi_api.records import events, intake, service
 from mpi_api.records.schemas import RecordLinkRead, RecordRead
 from mpi_api.responses import error_responses
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate, StorableText
+from mpi_store.contracts import DEMOGRAPHIC_FIELDS, StorableText
 from mpi_store.repositories import SourceRecordRepository
 
 router = APIRouter(prefix="/records", tags=["records"])
+
+# The body is read by `intake` (strict, or lenient per key or source); documented as the record.
+RECORD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RecordCreate"}}},
+    }
+}
 
 
 @router.post(
     "",
     operation_id="create_record",
     status_code=status.HTTP_201_CREATED,
+    openapi_extra=RECORD_BODY,
     responses={
         200: {"description": "Update (or replay) of a known record"},
         **error_responses(
@@ -30,19 +41,28 @@ router = APIRouter(prefix="/records", tags=["records"])
     },
 )
 def create_record(
-    body: RecordCreate,
+    body: Annotated[dict[str, Any], Body()],
     request: Request,
     response: Response,
     session: SessionDep,
     principal: WriterDep,
+    settings: SettingsDep,
 ) -> RecordLinkRead:
     """Store a facility record and answer which patient (`mpi_id`) it belongs to.
 
     Idempotent on `(source, source_record_id)`: 201 for a new record, 200 for an update or an
-    identical replay (same `mpi_id`).
+    identical replay (same `mpi_id`). A lenient key or source stores a record whose optional
+    demographic fields are invalid with those fields dropped, listed in `warnings`.
     """
-    principal.require_source(body.source)
-    result = service.ingest_record(session, record=body, matcher=request.app.state.matcher)
+    lenient = intake.is_lenient(principal, settings, body)
+    received = intake.read_record(body, lenient=lenient)
+    principal.require_source(received.record.source)
+    result = service.ingest_record(
+        session,
+        record=received.record,
+        matcher=request.app.state.matcher,
+        dropped_values=received.dropped,
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     link = result.link
@@ -57,6 +77,7 @@ def create_record(
         decision_id=link.decision_id,
         probability=link.probability,
         match_weight=link.match_weight,
+        warnings=received.warnings,
     )
 
 
@@ -83,6 +104,7 @@ def read_record(
         link_source=result.link.link_source,
         identifiers=record.identifiers,
         clinical=events.to_clinical(stored_events),
+        dropped_values=record.dropped_values,
         created_at=record.created_at,
         updated_at=record.updated_at,
         **{field: getattr(record, field) for field in DEMOGRAPHIC_FIELDS},

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from mpi_api.responses import FieldProblem
 from mpi_store.contracts import Clinical, Identifier, Sex
 from mpi_store.enums import LinkSource, LinkState, MatchResult
 
@@ -24,6 +26,10 @@ class RecordLinkRead(BaseModel):
     decision_id: uuid.UUID
     probability: float | None
     match_weight: float | None
+    warnings: list[FieldProblem] = Field(
+        default_factory=list,
+        description="Lenient intake only: each invalid field that was dropped (stored null)",
+    )
 
 
 class RecordRead(BaseModel):
@@ -50,5 +56,8 @@ class RecordRead(BaseModel):
     ssn: str | None
     identifiers: list[Identifier]
     clinical: Clinical
+    dropped_values: dict[str, Any] | None = Field(
+        description="Fields a lenient source sent invalid, as received (stored null above)"
+    )
     created_at: dt.datetime
     updated_at: dt.datetime

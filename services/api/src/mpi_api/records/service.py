@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,23 +37,31 @@ class IngestResult:
     created: bool
 
 
-def content_hash(record: RecordCreate) -> str:
-    return hashlib.sha256(record.model_dump_json().encode()).hexdigest()
+def content_hash(record: RecordCreate, dropped_values: dict[str, Any] | None = None) -> str:
+    content = record.model_dump_json()
+    if dropped_values:
+        content += json.dumps(dropped_values, sort_keys=True)
+    return hashlib.sha256(content.encode()).hexdigest()
 
 
 ADJUDICATION_TOPIC = OutboxTopic.ADJUDICATION_REQUESTED
 
 
 def ingest_record(
-    session: Session, *, record: RecordCreate, matcher: LinkerMatcher
+    session: Session,
+    *,
+    record: RecordCreate,
+    matcher: LinkerMatcher,
+    dropped_values: dict[str, Any] | None = None,
 ) -> IngestResult:
     """Upsert on `(source, source_record_id)`; a new record is linked in the same transaction.
+    `dropped_values`: the fields lenient intake dropped, as received.
 
     Transactions for records sharing a specific blocking key are serialised (advisory locks), so two
     copies of one new patient arriving together cannot found two golden records.
     """
     records = SourceRecordRepository(session)
-    draft = record_row(record)
+    draft = record_row(record, dropped_values=dropped_values)
     linker_features = features(record.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
     clinical_events = event_rows(record)
     keys = blocking_keys(linker_features, clinical_events)
@@ -77,7 +86,7 @@ def ingest_record(
         raise RuntimeError(f"source record {existing.id} has no link")
     golden = GoldenRecordRepository(session).get(current.golden_record_id)
     if existing.content_hash != draft.content_hash:
-        for field in (*DEMOGRAPHIC_FIELDS, "identifiers", "content_hash"):
+        for field in (*DEMOGRAPHIC_FIELDS, "identifiers", "dropped_values", "content_hash"):
             setattr(existing, field, getattr(draft, field))
         for field in ("norm_given_name", "norm_family_name", "norm_ssn"):
             setattr(existing, field, getattr(draft, field))
@@ -161,12 +170,16 @@ def event_rows(record: RecordCreate) -> list[dict[str, Any]]:
     return events.to_rows(record.clinical)
 
 
-def record_row(record: RecordCreate) -> SourceRecord:
+def record_row(
+    record: RecordCreate, *, dropped_values: dict[str, Any] | None = None
+) -> SourceRecord:
     """A new, unsaved source record with its normalised matching keys."""
-    return SourceRecord(**record_columns(record))
+    return SourceRecord(**record_columns(record, dropped_values=dropped_values))
 
 
-def record_columns(record: RecordCreate) -> dict[str, Any]:
+def record_columns(
+    record: RecordCreate, *, dropped_values: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """A new source record's columns but its id: as received, plus its normalised matching
     keys."""
     demographics = {field: getattr(record, field) for field in DEMOGRAPHIC_FIELDS}
@@ -175,9 +188,10 @@ def record_columns(record: RecordCreate) -> dict[str, Any]:
         "source_record_id": record.source_record_id,
         **demographics,
         "identifiers": [i.model_dump() for i in record.identifiers],
+        "dropped_values": dropped_values or None,
         "norm_given_name": normalise.name(record.given_name),
         "norm_family_name": normalise.name(record.family_name),
         "norm_ssn": normalise.ssn(record.ssn),
-        "content_hash": content_hash(record),
+        "content_hash": content_hash(record, dropped_values),
         "version": 1,
     }

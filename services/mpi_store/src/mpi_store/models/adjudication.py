@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Double, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, Double, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,7 +13,15 @@ from mpi_store.models.base import Base, Timestamps
 
 class Adjudication(Timestamps, Base):
     __tablename__ = "adjudication"
-    __table_args__ = (UniqueConstraint("record_id", "candidate_record_id"),)
+    __table_args__ = (
+        UniqueConstraint("record_id", "candidate_record_id"),
+        # The relay's sweep for pending ones a killed worker stranded (`requeue_stale`).
+        Index(
+            "ix_adjudication_pending_updated_at",
+            "updated_at",
+            postgresql_where=text("state = 'pending'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("source_record.id", ondelete="CASCADE"))

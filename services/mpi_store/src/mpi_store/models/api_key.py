@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, DateTime, String
+from sqlalchemy import BigInteger, Boolean, DateTime, String, false
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -20,4 +20,6 @@ class ApiKey(Timestamps, Base):
     scopes: Mapped[list[str]] = mapped_column(ARRAY(String(30)))
     # NULL: every source; otherwise the only sources this key may write.
     allowed_sources: Mapped[list[str] | None] = mapped_column(ARRAY(String(100)))
+    # Lenient intake: a record with invalid optional fields is stored with them dropped.
+    lenient: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

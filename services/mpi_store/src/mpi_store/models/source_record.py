@@ -44,6 +44,8 @@ class SourceRecord(Timestamps, Base):
     email: Mapped[str | None] = mapped_column(String(200))
     ssn: Mapped[str | None] = mapped_column(String(20))
     identifiers: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # A lenient source's invalid fields, as received (stored null above; never logged).
+    dropped_values: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     norm_given_name: Mapped[str | None] = mapped_column(String(200))
     norm_family_name: Mapped[str | None] = mapped_column(String(200))
     norm_ssn: Mapped[str | None] = mapped_column(String(9))

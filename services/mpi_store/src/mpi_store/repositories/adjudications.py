@@ -91,3 +91,25 @@ class AdjudicationRepository:
             .returning(Adjudication.id)
         )
         return None if claimed is None else self.get(adjudication_id)
+
+    def requeue_stale(self, *, stale_before: dt.datetime, limit: int) -> list[tuple[int, int]]:
+        """`(id, record_id)` of pending ones untouched since `stale_before` (a worker killed
+        holding them), touched again so the next sweep leaves them be for another period."""
+        stale = (
+            select(Adjudication.id)
+            .where(
+                Adjudication.state == AdjudicationState.PENDING,
+                Adjudication.updated_at < stale_before,
+            )
+            .order_by(Adjudication.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        touched = self.session.execute(
+            update(Adjudication)
+            .where(Adjudication.id.in_(stale.scalar_subquery()))
+            .values(updated_at=func.now())
+            .returning(Adjudication.id, Adjudication.record_id)
+            .execution_options(synchronize_session=False)
+        )
+        return sorted((row.id, row.record_id) for row in touched)

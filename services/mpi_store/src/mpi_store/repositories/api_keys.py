@@ -15,9 +15,21 @@ class ApiKeyRepository:
         self.session = session
 
     def add(
-        self, *, name: str, key_hash: str, scopes: list[str], allowed_sources: list[str] | None
+        self,
+        *,
+        name: str,
+        key_hash: str,
+        scopes: list[str],
+        allowed_sources: list[str] | None,
+        lenient: bool = False,
     ) -> ApiKey:
-        key = ApiKey(name=name, key_hash=key_hash, scopes=scopes, allowed_sources=allowed_sources)
+        key = ApiKey(
+            name=name,
+            key_hash=key_hash,
+            scopes=scopes,
+            allowed_sources=allowed_sources,
+            lenient=lenient,
+        )
         self.session.add(key)
         self.session.flush()
         return key

@@ -13,6 +13,7 @@ from mpi_store.models import GoldenRecord
 from mpi_store.repositories.events import EventRepository
 
 _MAX_REDIRECT_HOPS = 100
+_NO_KEY_UPDATE = {"key_share": True}
 
 
 def new_mpi_id() -> str:
@@ -36,13 +37,20 @@ class GoldenRecordRepository:
 
     def lock_active(self, golden_id: int) -> GoldenRecord:
         """Lock a golden record's row (waiting for a merge in flight) and return the active
-        record it resolves to, locked too: what links to it stays linked to a live patient."""
+        record it resolves to, locked too: what links to it stays linked to a live patient.
+
+        `FOR NO KEY UPDATE`: lockers still serialise, but a row that merely references a locked
+        patient (an adjudication's candidate, a link) does not wait for it, so two transactions
+        that each lock one patient and reference the other cannot deadlock."""
         golden = self.session.get_one(
-            GoldenRecord, golden_id, with_for_update=True, populate_existing=True
+            GoldenRecord, golden_id, with_for_update=_NO_KEY_UPDATE, populate_existing=True
         )
         while golden.redirect_to is not None:
             golden = self.session.get_one(
-                GoldenRecord, golden.redirect_to, with_for_update=True, populate_existing=True
+                GoldenRecord,
+                golden.redirect_to,
+                with_for_update=_NO_KEY_UPDATE,
+                populate_existing=True,
             )
         return golden
 
