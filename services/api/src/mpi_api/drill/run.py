@@ -30,17 +30,25 @@ class Profile:
 
 
 PROFILES = {
-    "short": Profile(10, 8, 30, 60, (Fault("linker", 0.3), Fault("worker", 0.6))),
+    "short": Profile(
+        10,
+        8,
+        30,
+        60,
+        (Fault("linker", 0.2), Fault("postgres", 0.4), Fault("worker", 0.6), Fault("redis", 0.8)),
+    ),
     "full": Profile(
         50,
         32,
         300,
         400,
         (
-            Fault("linker", 0.2),
-            Fault("relay", 0.4),
+            Fault("linker", 0.15),
+            Fault("postgres", 0.3),
+            Fault("relay", 0.45),
             Fault("worker", 0.6),
-            Fault("worker pool child", 0.8),
+            Fault("redis", 0.75),
+            Fault("worker pool child", 0.9),
         ),
     ),
 }

@@ -1,9 +1,14 @@
 """The drill's own stack: `mpi up` on free loopback ports with its own embedded Postgres and
-Redis under a temporary state directory (never the machine's shared servers)."""
+Redis under a temporary state directory (never the machine's shared servers).
+
+The drill starts the Redis itself and hands it to `mpi up` as `MPI_REDIS_URL`, so that it can
+restart it as a fault (`mpi up` stops the stack when the Redis it owns dies); the Postgres is
+the one `mpi up` embeds, restarted with `pg_ctl restart`."""
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -13,9 +18,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from mpi_api.embedded import EmbeddedRedis, start_redis
 from mpi_store.embedded import resolve_database
 
 READY_SECONDS = 120.0
@@ -28,16 +35,43 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@dataclass(frozen=True)
+@dataclass
 class Stack:
     url: str
     dev_key: str
-    redis_port: int
+    redis: EmbeddedRedis
     state_dir: Path
     log: Path
     supervisor_pid: int
     # The stack's embedded database; pgserver shares the server `mpi up` started.
     database_url: str
+    database_server: Any
+
+    @property
+    def redis_port(self) -> int:
+        return self.redis.port
+
+    def restart_redis(self, down_seconds: float = 3.0) -> None:
+        """Stop the broker (its append-only file keeps the queue) and start it again."""
+        self.redis.stop()
+        time.sleep(down_seconds)
+        self.redis = start_redis(self.state_dir / "redis", self.redis.port)
+
+    def restart_postgres(self) -> None:
+        """`pg_ctl restart -m fast`: every connection is cut, the server comes back on the same
+        socket."""
+        server = self.database_server
+        pgdata = Path(server.pgdata)
+        # pg_ctl sits beside the running server's binary, which postmaster.opts names first.
+        pg_ctl = Path(shlex.split((pgdata / "postmaster.opts").read_text())[0]).parent / "pg_ctl"
+        subprocess.run(
+            [str(pg_ctl), "-D", str(pgdata), "-w", "-m", "fast", "restart"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            user=server.system_user,
+            timeout=60,
+        )
 
     @property
     def headers(self) -> dict[str, str]:
@@ -87,8 +121,11 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def up_command(*, port: int, linker_port: int, redis_port: int, state_dir: Path) -> list[str]:
-    """`mpi up` on these loopback ports, its embedded servers' data under `state_dir`."""
+def up_command(
+    *, port: int, linker_port: int, state_dir: Path, redis_port: int | None = None
+) -> list[str]:
+    """`mpi up` on these loopback ports (`redis_port`: its embedded Redis, when it starts one),
+    its embedded servers' data under `state_dir`."""
     return [
         sys.executable,
         "-m",
@@ -98,10 +135,9 @@ def up_command(*, port: int, linker_port: int, redis_port: int, state_dir: Path)
         str(port),
         "--linker-port",
         str(linker_port),
-        "--redis-port",
-        str(redis_port),
         "--state-dir",
         str(state_dir),
+        *(["--redis-port", str(redis_port)] if redis_port is not None else []),
     ]
 
 
@@ -110,34 +146,37 @@ def running_stack(state_dir: Path) -> Iterator[Stack]:
     """Start `mpi up` with state under `state_dir`, wait until it is ready, stop it after."""
     port, linker_port, redis_port = free_port(), free_port(), free_port()
     dev_key = "mpik_drill_" + os.urandom(12).hex()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    redis = start_redis(state_dir / "redis", redis_port)
     env = {k: v for k, v in os.environ.items() if k not in {"MPI_DATABASE_URL", "MPI_REDIS_URL"}}
     env |= {
+        "MPI_REDIS_URL": redis.url,
         "MPI_DEV_API_KEY": dev_key,
         "MPI_CLASSIFIER_QUEUE": f"drill-{os.getpid()}",
         # The relay redelivers what a killed worker stranded within the drill's recovery window.
         "MPI_CLASSIFIER_REDELIVER_STALE_AFTER_SECONDS": str(STALE_AFTER_SECONDS),
     }
-    state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / "stack.log"
-    command = up_command(
-        port=port, linker_port=linker_port, redis_port=redis_port, state_dir=state_dir
-    )
+    command = up_command(port=port, linker_port=linker_port, state_dir=state_dir)
     database = None
+    stack: Stack | None = None
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             if not _wait_ready(f"http://127.0.0.1:{port}"):
                 raise RuntimeError(f"the drill's stack did not become ready; see {log_path}")
             database = resolve_database(state_dir, create=False)
-            yield Stack(
+            stack = Stack(
                 f"http://127.0.0.1:{port}",
                 dev_key,
-                redis_port,
+                redis,
                 state_dir,
                 log_path,
                 process.pid,
                 database.url,
+                database.server,
             )
+            yield stack
         finally:
             database = None  # our handle on the embedded server: `mpi up` stops it
             process.send_signal(signal.SIGINT)
@@ -146,3 +185,4 @@ def running_stack(state_dir: Path) -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+            (stack.redis if stack is not None else redis).stop()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -51,10 +52,18 @@ class Tally:
 
 @dataclass(frozen=True)
 class Fault:
-    """Kill -9 one supervised process `at` a fraction of the run; it must come back."""
+    """`at` a fraction of the run: kill -9 one supervised process (it must come back), or
+    restart a server (`postgres`, `redis`)."""
 
     process: str
     at: float
+
+    @property
+    def label(self) -> str:
+        return f"restart {self.process}" if self.process in SERVERS else f"kill -9 {self.process}"
+
+
+SERVERS = ("postgres", "redis")
 
 
 def check_writers(
@@ -75,10 +84,13 @@ def check_writers(
     started = time.monotonic()
     for thread in threads:
         thread.start()
-    fault_check = Check("faults", scope=", ".join(f"kill -9 {f.process}" for f in faults))
+    fault_check = Check("faults", scope=", ".join(fault.label for fault in faults))
     for fault in faults:
         time.sleep(max(0.0, started + fault.at * seconds - time.monotonic()))
-        _kill_and_await_restart(stack, fault, fault_check)
+        if fault.process in SERVERS:
+            _restart_server(stack, fault, fault_check)
+        else:
+            _kill_and_await_restart(stack, fault, fault_check)
     for thread in threads:
         thread.join()
     elapsed = time.monotonic() - started
@@ -130,6 +142,18 @@ def _kill_and_await_restart(stack: Stack, fault: Fault, check: Check) -> None:
             return
         time.sleep(0.2)
     check.failures.append(f"{fault.process} was not restarted")
+
+
+def _restart_server(stack: Stack, fault: Fault, check: Check) -> None:
+    try:
+        if fault.process == "postgres":
+            stack.restart_postgres()
+        else:
+            stack.restart_redis()
+    except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+        check.failures.append(f"{fault.process} restart failed: {type(error).__name__}")
+        return
+    check.figures[f"{fault.process} restarted"] = "yes"
 
 
 def _judge_writers(stack: Stack, tally: Tally, elapsed: float, check: Check) -> None:
