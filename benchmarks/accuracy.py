@@ -53,16 +53,47 @@ METRICS = (
 )
 
 
-def _clusters_and_oracle(url: str, truth: dict[tuple[str, str], str]) -> tuple[dict, dict, dict]:
-    """(record -> mpi_id now, record -> cluster if adjudications were answered by the truth,
-    decision counts)."""
+def _clusters_and_oracle(
+    url: str, truth: dict[tuple[str, str], str]
+) -> tuple[dict, dict, dict, dict]:
+    """(record -> mpi_id now, record -> cluster if every adjudication were answered by the
+    truth, record -> cluster once a steward has decided the review queue (the pairs a guard
+    stopped) correctly, decision counts)."""
     engine = make_engine(url, pool_size=1)
     with make_sessionmaker(engine)() as session:
         rows = LinkRepository(session).clusters()
         keys = {r.id: (r.source, r.source_record_id) for r in session.scalars(select(SourceRecord))}
-        gray = [(a.record_id, a.candidate_record_id) for a in session.scalars(select(Adjudication))]
+        gray = [
+            (a.record_id, a.candidate_record_id, a.verdict)
+            for a in session.scalars(select(Adjudication))
+        ]
     engine.dispose()
     pred = {(r["source"], r["source_record_id"]): r["mpi_id"] for r in rows}
+    true_pairs = [
+        (keys[a], keys[b], verdict) for a, b, verdict in gray if truth[keys[a]] == truth[keys[b]]
+    ]
+    oracle = _joined(pred, [(a, b) for a, b, _ in true_pairs])
+    reviewed = _joined(pred, [(a, b) for a, b, verdict in true_pairs if verdict == "review"])
+    decisions = Counter(r["match_result"] for r in rows)
+    in_review = sum(verdict == "review" for _, _, verdict in gray)
+    true_in_review = sum(verdict == "review" for _, _, verdict in true_pairs)
+    return (
+        pred,
+        oracle,
+        reviewed,
+        {
+            **decisions,
+            "adjudications": len(gray),
+            "review_pairs": in_review,
+            "review_true_pairs": true_in_review,
+        },
+    )
+
+
+def _joined(
+    pred: dict[tuple[str, str], str], pairs: list[tuple[tuple[str, str], tuple[str, str]]]
+) -> dict[tuple[str, str], str]:
+    """`pred` with the clusters of each pair joined (transitively)."""
     parent = {mpi_id: mpi_id for mpi_id in pred.values()}
 
     def find(x: str) -> str:
@@ -71,13 +102,9 @@ def _clusters_and_oracle(url: str, truth: dict[tuple[str, str], str]) -> tuple[d
             x = parent[x]
         return x
 
-    for record_id, candidate_id in gray:
-        a, b = keys[record_id], keys[candidate_id]
-        if truth[a] == truth[b]:
-            parent[find(pred[a])] = find(pred[b])
-    oracle = {key: find(mpi_id) for key, mpi_id in pred.items()}
-    decisions = Counter(r["match_result"] for r in rows)
-    return pred, oracle, {**decisions, "adjudications": len(gray)}
+    for a, b in pairs:
+        parent[find(pred[a])] = find(pred[b])
+    return {key: find(mpi_id) for key, mpi_id in pred.items()}
 
 
 def _bulk(url: str, data: Path) -> float:
@@ -231,7 +258,7 @@ def main(
     for path in paths.split(","):
         url = _database(server_url, f"mpi_bench_accuracy_{path}")
         seconds = (_bulk if path == "bulk" else _online)(url, data)
-        pred, oracle, decisions = _clusters_and_oracle(url, truth)
+        pred, oracle, _, decisions = _clusters_and_oracle(url, truth)
         result["runs"][path] = {
             "seconds": round(seconds, 1),
             "records_per_s": round(len(pred) / seconds, 1),
@@ -295,6 +322,8 @@ MATRIX_COLUMNS = {
     "F1": "f1",
     "split patients": "split",
     "impure clusters": "impure",
+    "review pairs (true)": "review",
+    "F1 after review": "f1_reviewed",
     "blocking recall": "blocking_recall",
     "gray share": "gray_share",
     "seconds": "seconds",

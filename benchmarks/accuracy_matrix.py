@@ -463,11 +463,16 @@ def _mpi_result(
 ) -> dict[str, Any]:
     from accuracy import _clusters_and_oracle
 
-    pred, oracle, decisions = _clusters_and_oracle(url, truth)
+    pred, oracle, reviewed, decisions = _clusters_and_oracle(url, truth)
     metrics = evaluate(truth, pred)
+    after_review = evaluate(truth, reviewed)
     return {
         "run": run,
         **_summary(metrics),
+        # The steward's queue: pairs a guard stopped, and how many of them are one patient.
+        "review": f"{decisions['review_pairs']} ({decisions['review_true_pairs']})",
+        "f1_reviewed": round(after_review["pairwise_f1"], 4),
+        "after_review": _summary(after_review),
         **{k: round(v, 1) if isinstance(v, float) else v for k, v in timing.items()},
         "decisions": decisions,
         "metrics": metrics,

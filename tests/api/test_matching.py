@@ -207,6 +207,24 @@ def test_a_typo_in_the_given_name_is_not_a_twin():
     assert decision.match_result == "MATCH"
 
 
+def test_given_and_family_names_swapped_are_not_a_household():
+    """FEBRL's commonest corruption after typos: one person's names keyed the other way round
+    (and with a typo), at the same address."""
+    record = _record(
+        100,
+        source="FAC9",
+        norm_given_name="gonzales",
+        norm_family_name="maria",
+        birth_date=dt.date(1990, 1, 1),
+        phone="413-555-0101",
+    )
+    member = _record(1, phone="(413) 555 0101")
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
+
+    assert "possible_household_member" not in decision.reason.get("guards", [])
+
+
 def test_household_member_guard():
     record = _record(
         100,

@@ -13,6 +13,7 @@ from mpi_store.datasets import EVENTS_FILE, RECORDS_FILE, TRUTH_FILE
 from mpi_training.evaluate import evaluate, load_truth
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import accuracy
 import accuracy_matrix
 import stock_splink
 
@@ -90,3 +91,12 @@ def test_candidate_stats_of_the_shipped_model(fixture_records):
     assert stats["true_pairs_in_candidates"] <= stats["true_pairs"]
     shares = stats["auto_share"] + stats["gray_share"] + stats["reject_share"]
     assert shares == pytest.approx(1)
+
+
+def test_the_review_queue_is_joined_only_where_a_steward_would_join_it():
+    pred = {("A", "1"): "m1", ("B", "1"): "m2", ("C", "1"): "m3", ("D", "1"): "m4"}
+
+    joined = accuracy._joined(pred, [(("A", "1"), ("B", "1")), (("B", "1"), ("C", "1"))])
+
+    assert len({joined[k] for k in [("A", "1"), ("B", "1"), ("C", "1")]}) == 1
+    assert joined[("D", "1")] not in {joined[("A", "1")]}

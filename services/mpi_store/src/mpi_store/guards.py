@@ -56,14 +56,29 @@ def _twins(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 
 def _different_given_names(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Both given names present and not one name (equal, a nickname of it, or a typo of it)."""
+    """Both given names present and not one name (equal, a nickname of it, or a typo of it),
+    nor one person's names keyed in each other's field (given and family swapped)."""
     given_a, given_b = a.get("given_name"), b.get("given_name")
     if not (given_a and given_b) or given_a == given_b:
         return False
     if jaro_winkler_similarity(given_a, given_b) >= _SAME_NAME_SIMILARITY:
         return False
+    if _swapped(a, b):
+        return False
     aliases_a = set(name_aliases(given_a) or ())
     return not aliases_a & set(name_aliases(given_b) or ())
+
+
+def _swapped(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Each side's given name is (a typo of) the other's family name and vice versa."""
+    given_a, family_a = a.get("given_name"), a.get("family_name")
+    given_b, family_b = b.get("given_name"), b.get("family_name")
+    if not (given_a and family_a and given_b and family_b):
+        return False
+    return (
+        jaro_winkler_similarity(given_a, family_b) >= _SAME_NAME_SIMILARITY
+        and jaro_winkler_similarity(family_a, given_b) >= _SAME_NAME_SIMILARITY
+    )
 
 
 def _household(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
