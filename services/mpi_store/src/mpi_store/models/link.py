@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, Double, ForeignKey, Integer, String, Uuid
+from sqlalchemy import BigInteger, Double, ForeignKey, Integer, String, Uuid, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mpi_store.models.base import Base, Timestamps
@@ -19,7 +20,7 @@ class Link(Timestamps, Base):
         ForeignKey("source_record.id", ondelete="CASCADE"), unique=True
     )
     golden_record_id: Mapped[int] = mapped_column(ForeignKey("golden_record.id"), index=True)
-    match_result: Mapped[str] = mapped_column(String(20))
+    match_result: Mapped[str] = mapped_column(String(20), index=True)
     link_source: Mapped[str] = mapped_column(String(10))
     link_state: Mapped[str] = mapped_column(String(12))
     probability: Mapped[float | None] = mapped_column(Double)
@@ -27,3 +28,8 @@ class Link(Timestamps, Base):
     model_version: Mapped[str | None] = mapped_column(String(100))
     decision_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # A steward's NO_MATCH: the golden records (followed through redirects) this record must
+    # never be joined with by automation.
+    kept_apart_from: Mapped[list[int]] = mapped_column(
+        ARRAY(BigInteger), default=list, server_default=text("'{}'")
+    )
