@@ -13,6 +13,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ from mpi_store.repositories import (
     QueueSort,
     ReviewQueueRepository,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,15 @@ def decide(session: Session, *, link_id: int, decision: LinkDecisionCreate, acto
         _match(session, link, current=current, target=target, reason=reason, actor=actor)
     else:
         _no_match(session, link, current=current, reason=reason, actor=actor)
+    # Ids and the key's name only; the steward's note stays in link history.
+    log.info(
+        "link %s: %s by key %r, now version %s on golden record %s",
+        link.id,
+        decision.match_result,
+        actor,
+        link.version,
+        link.golden_record_id,
+    )
     return read_link(session, link_id=link_id)
 
 
