@@ -228,3 +228,15 @@ def test_answers_and_errors_carry_no_demographics(steward, make_record, moved):
     for answer in answers:
         for value in DEMOGRAPHIC_VALUES:
             assert value not in answer.text
+
+
+def test_the_document_says_mpi_id_goes_with_match_only(client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["LinkDecisionCreate"]
+
+    match, no_match = schema["oneOf"]
+    assert (match["properties"]["match_result"]["const"], match["required"]) == (
+        "MATCH",
+        ["mpi_id"],
+    )
+    assert no_match["not"] == {"required": ["mpi_id"]}
+    assert set(schema["required"]) == {"match_result", "version"}

@@ -83,7 +83,13 @@ def list_links(
     operation_id="decide_link",
     responses={
         409: {"model": StaleVersionRead, "description": "`version` is stale"},
-        **error_responses({404: "Unknown link", 422: "A bad field (named), or unknown `mpi_id`"}),
+        **error_responses(
+            {
+                400: "Body is not JSON (`InvalidJSON`)",
+                404: "Unknown link",
+                422: "A bad field (named), or an `mpi_id` naming no patient",
+            }
+        ),
     },
 )
 def decide_link(

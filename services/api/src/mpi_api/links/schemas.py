@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.config import JsonDict
 
 from mpi_api.adjudications.schemas import RecordKey
 from mpi_store.contracts import StorableText
@@ -61,15 +62,28 @@ class LinkPage(BaseModel):
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: done")
 
 
+# The document states what the validator enforces: `mpi_id` with MATCH, never with NO_MATCH.
+_ONE_OF_DECISIONS: JsonDict = {
+    "oneOf": [
+        {
+            "properties": {"match_result": {"const": "MATCH"}, "mpi_id": {"type": "string"}},
+            "required": ["mpi_id"],
+        },
+        {"properties": {"match_result": {"const": "NO_MATCH"}}, "not": {"required": ["mpi_id"]}},
+    ]
+}
+
+
 class LinkDecisionCreate(BaseModel):
     """A steward's decision: MATCH to a named patient, or NO_MATCH (split off, kept apart)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_OF_DECISIONS)
 
     match_result: Literal[MatchResult.MATCH, MatchResult.NO_MATCH]
     mpi_id: StorableText | None = Field(
         default=None,
         validate_default=True,
+        min_length=1,
         max_length=40,
         description="With MATCH (required): the patient the record belongs to",
     )
@@ -84,7 +98,7 @@ class LinkDecisionCreate(BaseModel):
     @classmethod
     def _mpi_id_with_match_only(cls, value: str | None, info: ValidationInfo) -> str | None:
         match_result = info.data.get("match_result")
-        if match_result == MatchResult.MATCH and not value:
+        if match_result == MatchResult.MATCH and value is None:
             raise ValueError("required with MATCH")
         if match_result == MatchResult.NO_MATCH and value is not None:
             raise ValueError("only with MATCH (a NO_MATCH names no patient)")

@@ -83,8 +83,7 @@ def decide(session: Session, *, link_id: int, decision: LinkDecisionCreate, acto
     if link is None:
         raise LinkNotFound("no link with that id")
     target_id = None
-    if decision.match_result == MatchResult.MATCH:
-        assert decision.mpi_id is not None
+    if decision.mpi_id is not None:
         target_id = golden_id_of(session, decision.mpi_id)
         if target_id is None:
             raise InvalidInput("mpi_id: names no patient")
@@ -118,7 +117,10 @@ def decide(session: Session, *, link_id: int, decision: LinkDecisionCreate, acto
 
 
 def _already(
-    link: Link, decision: LinkDecisionCreate, current: GoldenRecord, target: GoldenRecord | None
+    link: Link,
+    decision: LinkDecisionCreate,
+    current: GoldenRecord,
+    target: GoldenRecord | None,
 ) -> bool:
     return (
         link.link_source == LinkSource.MANUAL
@@ -248,5 +250,5 @@ def _decode(cursor: str, sort: QueueSort) -> tuple[Any, int]:
         if sort is QueueSort.AGE:
             return dt.datetime.fromisoformat(key), link_id
         return float(key), link_id
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         raise problem from error
