@@ -61,6 +61,9 @@ def test_match_moves_the_record_and_merges_its_empty_patient(steward, session, m
     )
     patient = steward.get(f"/patients/{first['mpi_id']}").json()
     assert sorted(r["source"] for r in patient["records"]) == ["FAC1", "FAC2"]
+    assert {"link_id": link["id"], "link_version": 2, "link_source": "MANUAL"}.items() <= next(
+        r for r in patient["records"] if r["source"] == "FAC2"
+    ).items()
     # Survivorship over both records: a tie goes to the newer one, the record just moved.
     assert patient["golden"]["given_name"] == "Mary"
     absorbed = steward.get(f"/patients/{second['mpi_id']}", follow_redirects=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, Double, ForeignKey, Integer, String, Uuid, text
+from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, String, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,6 +13,8 @@ from mpi_store.models.base import Base, Timestamps
 
 class Link(Timestamps, Base):
     __tablename__ = "link"
+    # The stewards' queue: one match result (POSSIBLE_MATCH) oldest first, in pages.
+    __table_args__ = (Index("ix_link_review_queue", "match_result", "updated_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # Unique: a source record has exactly one current link, enforced by the database.
@@ -20,7 +22,7 @@ class Link(Timestamps, Base):
         ForeignKey("source_record.id", ondelete="CASCADE"), unique=True
     )
     golden_record_id: Mapped[int] = mapped_column(ForeignKey("golden_record.id"), index=True)
-    match_result: Mapped[str] = mapped_column(String(20), index=True)
+    match_result: Mapped[str] = mapped_column(String(20))
     link_source: Mapped[str] = mapped_column(String(10))
     link_state: Mapped[str] = mapped_column(String(12))
     probability: Mapped[float | None] = mapped_column(Double)

@@ -28,7 +28,9 @@ def upgrade() -> None:
             nullable=False,
         ),
     )
-    op.create_index(op.f("ix_link_match_result"), "link", ["match_result"], unique=False)
+    op.create_index(
+        "ix_link_review_queue", "link", ["match_result", "updated_at", "id"], unique=False
+    )
     op.add_column("link_history", sa.Column("actor", sa.String(length=200), nullable=True))
     op.add_column(
         "adjudication",
@@ -39,5 +41,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("adjudication", "review_reasons")
     op.drop_column("link_history", "actor")
-    op.drop_index(op.f("ix_link_match_result"), table_name="link")
+    op.drop_index("ix_link_review_queue", table_name="link")
     op.drop_column("link", "kept_apart_from")
