@@ -3,6 +3,8 @@ effects, history and events; stale versions, repeats and refusals."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -214,9 +216,10 @@ def test_deciding_needs_the_links_write_scope(client, make_key, make_record, mov
     assert response.status_code == 403
 
 
-def test_answers_and_errors_carry_no_demographics(steward, make_record, moved):
+def test_answers_errors_and_logs_carry_no_demographics(steward, make_record, moved, caplog):
     first, _ = _gray(steward, make_record, moved)
     link = _link(steward, "FAC2")
+    caplog.set_level(logging.INFO)
     answers = [
         steward.post(
             f"/links/{link['id']}/decision",
@@ -228,9 +231,11 @@ def test_answers_and_errors_carry_no_demographics(steward, make_record, moved):
         steward.get(f"/links/{link['id']}/history"),
     ]
 
+    assert f"link {link['id']}: MATCH by key 'test'" in caplog.text
     for answer in answers:
         for value in DEMOGRAPHIC_VALUES:
             assert value not in answer.text
+            assert value not in caplog.text
 
 
 def test_the_document_says_mpi_id_goes_with_match_only(client):
