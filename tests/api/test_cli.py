@@ -128,3 +128,27 @@ def test_keys_create_lenient(database_url, committed_engine, monkeypatch):
 
     assert created.exit_code == 0
     assert f"{key_id}\tlegacy\trecords:write\t*\tlenient" in listed.stdout
+
+
+def test_a_steward_key_gets_the_links_write_scope(database_url, committed_engine, monkeypatch):
+    monkeypatch.setenv("MPI_DATABASE_URL", database_url)
+    created = CliRunner().invoke(
+        app,
+        [
+            "keys",
+            "create",
+            "--name",
+            "steward",
+            "--scope",
+            "patients:read",
+            "--scope",
+            "links:write",
+        ],
+    )
+    key = created.stdout.strip().splitlines()[-1]
+
+    assert created.exit_code == 0, created.stderr
+    with Session(committed_engine) as session:
+        principal = resolve_key(session, presented=key, dev_key=None)
+    assert principal is not None
+    assert principal.scopes == {"patients:read", "links:write"}

@@ -1,21 +1,22 @@
 """Relink: the stored records re-decided under a new model as a fresh bulk load would decide
-them, with mpi_ids kept or redirected, history and events written, MANUAL links respected."""
+them, with mpi_ids kept or redirected, history and events written, MANUAL links kept."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 from mpi_api.bulk import bulk_load
 from mpi_api.bulk.relink import relink
 from mpi_api.cli import app
+from mpi_api.links.schemas import LinkDecisionCreate
+from mpi_api.links.service import decide
 from mpi_linker.frames import frame, read_records
 from mpi_linker.model.artifact import load
 from mpi_linker.model.train import self_train
 from mpi_store.datasets import iter_payloads
 from mpi_store.db import unit_of_work
-from mpi_store.errors import Conflict
 from mpi_store.models import Event, GoldenRecord, Link
 from mpi_store.repositories import LinkRepository
 from tests.api.test_bulk import _partition as bulk_partition
@@ -88,17 +89,62 @@ def test_relink_gives_a_fresh_load_s_patients_and_keeps_every_mpi_id_resolving(
     assert kept > len(ids_before) / 2
 
 
-def test_relink_refuses_an_mpi_with_steward_decisions(session_factory, retrained):
+def test_relink_keeps_a_steward_match_and_its_patient(session_factory, retrained):
     _load(session_factory, load())
     with unit_of_work(session_factory) as session:
         first = session.scalars(select(Link).order_by(Link.id)).first()
         session.execute(update(Link).where(Link.id == first.id).values(link_source="MANUAL"))
-    before, _ = _partition(session_factory)
+    _, ids_before = _partition(session_factory)
 
-    with pytest.raises(Conflict, match="MANUAL"), unit_of_work(session_factory) as session:
-        relink(session, artifact=retrained)
+    with unit_of_work(session_factory) as session:
+        report = relink(session, artifact=retrained)
 
-    assert _partition(session_factory)[0] == before
+    with session_factory() as session:
+        after = session.get(Link, first.id)
+        golden = session.get(GoldenRecord, after.golden_record_id)
+        assert (after.version, after.decision_id, after.golden_record_id) == (
+            first.version,
+            first.decision_id,
+            first.golden_record_id,
+        )
+        assert golden.status == "active"
+        assert golden.attributes
+    assert report.manual_links_kept == 1
+    _, ids_after = _partition(session_factory)
+    assert set(ids_after) == set(ids_before)
+
+
+def test_relink_leaves_a_steward_split_apart(session_factory):
+    """A record a steward split off its patient: the same model would put it back; relink
+    leaves it on its own patient and counts the disagreement."""
+    _load(session_factory, load())
+    with unit_of_work(session_factory) as session:
+        shared = session.scalars(
+            select(Link.golden_record_id)
+            .group_by(Link.golden_record_id)
+            .having(func.count() > 2)
+            .order_by(Link.golden_record_id)
+        ).first()
+        link = LinkRepository(session).records_of_golden(shared)[0][1]
+        split = decide(
+            session,
+            link_id=link.id,
+            decision=LinkDecisionCreate(match_result="NO_MATCH", version=link.version),
+            actor="steward",
+        )
+    before, ids_before = _partition(session_factory)
+
+    with unit_of_work(session_factory) as session:
+        report = relink(session, artifact=load())
+
+    after, ids_after = _partition(session_factory)
+    assert (report.manual_links_kept, report.manual_disagreements) == (1, 1)
+    assert report.links_changed == 0
+    assert after == before
+    assert ids_after == ids_before
+    with session_factory() as session:
+        kept = session.get(Link, link.id)
+        assert (kept.link_source, kept.version) == ("MANUAL", split.row.link.version)
 
 
 def test_the_command_relinks_or_names_what_to_give(database_url, committed_engine, monkeypatch):
@@ -114,3 +160,4 @@ def test_the_command_relinks_or_names_what_to_give(database_url, committed_engin
     assert result.exit_code == 0, result.output
     assert "401 records relinked" in result.output
     assert "0 links changed" in result.output
+    assert "0 MANUAL links kept" in result.output

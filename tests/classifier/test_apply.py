@@ -187,3 +187,33 @@ def test_a_decided_adjudication_is_not_decided_again(session, store):
     second = apply.decide(session, adjudication_id=adjudication.id, scores=scores)
 
     assert (first, second) == ("match", None)
+
+
+def test_a_review_puts_an_auto_link_in_the_stewards_queue_with_the_reason(
+    session, session_factory, store, fixed_classifier
+):
+    """A record linked at once whose gray candidate on another patient holds a conflicting
+    SSN: no merge, and the record's link waits for a person (POSSIBLE_MATCH, provisional)."""
+    candidate, _ = store.record(source="FAC1", ssn="512-44-9087")
+    record, linked_to, (adjudication,) = store.gray_record(
+        [candidate],
+        source="FAC2",
+        ssn="287-65-4301",
+        link={"match_result": "MATCH", "link_state": "final"},
+    )
+
+    assert _run(session_factory, fixed_classifier(0.99), adjudication) == "review"
+
+    session.expire_all()
+    link = LinkRepository(session).get_for_record(record.id)
+    assert (link.golden_record_id, link.match_result, link.link_state, link.link_source) == (
+        linked_to.id,
+        "POSSIBLE_MATCH",
+        "provisional",
+        "AUTO",
+    )
+    last = LinkRepository(session).history(record.id)[-1]
+    assert (last.reason["rule"], last.reason["guards"]) == ("review", ["conflicting_ssn"])
+    assert AdjudicationRepository(session).get(adjudication.id).review_reasons == [
+        "conflicting_ssn"
+    ]

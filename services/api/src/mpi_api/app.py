@@ -22,6 +22,7 @@ from mpi_api.fhir import outcome
 from mpi_api.fhir.router import router as fhir_router
 from mpi_api.health.router import router as health_router
 from mpi_api.linker_client import LinkerClient
+from mpi_api.links.router import router as links_router
 from mpi_api.middleware import (
     BodyLimitMiddleware,
     CatchAllMiddleware,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records_router)
     app.include_router(patients_router)
     app.include_router(adjudications_router)
+    app.include_router(links_router)
     app.include_router(events_router)
     app.include_router(health_router)
     app.include_router(fhir_router)

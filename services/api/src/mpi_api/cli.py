@@ -272,7 +272,9 @@ def bulk_load_command(
             f"{relinked.records} records relinked in {elapsed:.1f} s: {relinked.links_changed} "
             f"links changed; {relinked.patients} patients ({relinked.patients_kept} kept their "
             f"mpi_id, {relinked.patients_created} new, {relinked.patients_redirected} redirected);"
-            f" {relinked.gray_pairs} gray pairs queued; decisions {relinked.match_results}"
+            f" {relinked.gray_pairs} gray pairs queued; decisions {relinked.match_results}; "
+            f"{relinked.manual_links_kept} MANUAL links kept ({relinked.manual_disagreements} "
+            "the new model disagrees with)"
         )
         return
     print(

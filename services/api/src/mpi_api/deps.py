@@ -64,4 +64,5 @@ def scoped(scope: Scope) -> object:
 
 WriterDep = Annotated[Principal, scoped(Scope.RECORDS_WRITE)]
 ReaderDep = Annotated[Principal, scoped(Scope.PATIENTS_READ)]
+StewardDep = Annotated[Principal, scoped(Scope.LINKS_WRITE)]
 AdminDep = Annotated[Principal, scoped(Scope.ADMIN)]

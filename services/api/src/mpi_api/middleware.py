@@ -21,7 +21,7 @@ def error_response(error: MPIError) -> JSONResponse:
     # A dependency outage is transient: tell clients when to come back.
     headers = {"Retry-After": "5"} if isinstance(error, DependencyUnavailable) else None
     return JSONResponse(
-        {"error": type(error).__name__, "detail": error.detail},
+        error.body(),
         status_code=error.status_code,
         headers=headers,
     )

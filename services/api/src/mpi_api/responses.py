@@ -21,6 +21,12 @@ class ErrorRead(BaseModel):
     detail: str | list[FieldProblem]
 
 
+class StaleVersionRead(ErrorRead):
+    """`409 StaleVersion`: the write named a version that is no longer current."""
+
+    current_version: int
+
+
 _RETRY_AFTER = {
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 }

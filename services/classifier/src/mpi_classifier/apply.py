@@ -4,8 +4,10 @@ a no-match (DESIGN §1.5, §4).
 A match merges the record's golden record and the candidate's: the absorbed `mpi_id` becomes a
 permanent redirect, every link it held moves to the survivor (one history row each), and the
 survivor's golden record is recomputed. Guards still apply: golden records holding conflicting
-SSNs or identifiers are not merged (verdict `review`, the record stays provisional for a
-person). MANUAL links are never changed by automation.
+SSNs or identifiers are not merged (verdict `review`: the adjudication says why, and the
+record's link is POSSIBLE_MATCH and provisional, in the stewards' queue). MANUAL links are
+never changed by automation, and a steward's NO_MATCH keeps its record's patient apart from the
+patients it names (`Link.kept_apart_from`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mpi_store.db import advisory_lock_keys
+from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
 from mpi_store.enums import (
     AdjudicationState,
     LinkSource,
@@ -40,9 +42,6 @@ MERGE_GUARDS = frozenset({"conflicting_ssn", "conflicting_identifier"})
 # (the classifier abstained) a pair that looks like twins or a household, with given names
 # Splink finds different, goes to a person.
 RELATIVE_GUARDS = frozenset({"possible_twin", "possible_household_member"})
-# Every apply takes this lock: merges touch links and golden records of several patients, and
-# serialising them (they are rare and take milliseconds) rules out lost updates and deadlocks.
-APPLY_LOCK = "mpi:adjudication.apply"
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class Scores:
 def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict | None:
     """Record and apply the verdict; None when the adjudication is no longer pending (another
     delivery of the same task decided it)."""
-    advisory_lock_keys(session, [APPLY_LOCK])
+    advisory_lock_keys(session, [LINK_CHANGE_LOCK])
     adjudications = AdjudicationRepository(session)
     adjudication = adjudications.transition(
         adjudication_id,
@@ -75,16 +74,23 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
     )
     if adjudication is None:
         return None
+    relatives = (
+        _relatives(session, adjudication) if scores.accept and scores.abstain_reason else set()
+    )
+    why: list[str] = []
     if not scores.accept:
         verdict = Verdict.NO_MATCH
-    elif scores.abstain_reason and _relatives(session, adjudication):
+    elif relatives:
         log.info(
             "adjudication %s: possible relatives without history, left for review", adjudication.id
         )
-        verdict = Verdict.REVIEW
+        verdict, why = Verdict.REVIEW, sorted(relatives)
     else:
-        verdict = _merge(session, adjudication, scores)
+        verdict, why = _merge(session, adjudication, scores)
     adjudication.verdict = verdict
+    if verdict is Verdict.REVIEW:
+        adjudication.review_reasons = why
+        _await_review(session, adjudication, scores, why)
     session.flush()
     if verdict is Verdict.NO_MATCH:
         finalise_no_match(session, record_id=adjudication.record_id)
@@ -119,7 +125,32 @@ def _reason(adjudication: Adjudication, scores: Scores, **extra: Any) -> dict[st
     }
 
 
-def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verdict:
+def _await_review(
+    session: Session, adjudication: Adjudication, scores: Scores, why: list[str]
+) -> None:
+    """A pair a person must decide puts its record's link in the queue: POSSIBLE_MATCH and
+    provisional on the patient it is on (HAPI MDM does the same), unless a steward decided it."""
+    links = LinkRepository(session)
+    link = links.get_for_record(adjudication.record_id)
+    if link is None or link.link_source == LinkSource.MANUAL:
+        return
+    if (link.match_result, link.link_state) == (MatchResult.POSSIBLE_MATCH, LinkState.PROVISIONAL):
+        return
+    links.change(
+        link,
+        golden_record_id=link.golden_record_id,
+        match_result=MatchResult.POSSIBLE_MATCH,
+        link_source=link.link_source,
+        link_state=LinkState.PROVISIONAL,
+        probability=link.probability,
+        reason=_reason(adjudication, scores, rule="review", guards=why),
+    )
+
+
+def _merge(
+    session: Session, adjudication: Adjudication, scores: Scores
+) -> tuple[Verdict, list[str]]:
+    """MATCH with the patients merged, or REVIEW with the reasons none was."""
     links = LinkRepository(session)
     goldens = GoldenRecordRepository(session)
     record_link = links.get_for_record(adjudication.record_id)
@@ -141,18 +172,22 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
     if mine.id != theirs.id:
         members_mine = links.records_of_golden(mine.id)
         members_theirs = links.records_of_golden(theirs.id)
-        conflicts = sorted(_conflicts(members_mine, members_theirs))
+        conflicts = _conflicts(members_mine, members_theirs)
         manual_mine = any(link.link_source == LinkSource.MANUAL for _, link in members_mine)
         manual_theirs = any(link.link_source == LinkSource.MANUAL for _, link in members_theirs)
-        if conflicts or (manual_mine and manual_theirs):
+        if manual_mine and manual_theirs:
+            conflicts.add("manual_links_on_both")
+        if _kept_apart(goldens, members_mine, theirs) or _kept_apart(goldens, members_theirs, mine):
+            conflicts.add("manual_no_match")
+        if conflicts:
             log.info(
                 "adjudication %s: merge of golden records %s and %s left for review (%s)",
                 adjudication.id,
                 mine.id,
                 theirs.id,
-                ", ".join(conflicts) or "manual links on both",
+                ", ".join(sorted(conflicts)),
             )
-            return Verdict.REVIEW
+            return Verdict.REVIEW, sorted(conflicts)
         # The candidate's (established) patient survives unless a person linked records to
         # the other one: merging it away would move their decision.
         survivor, absorbed = (mine, theirs) if manual_mine else (theirs, mine)
@@ -186,7 +221,18 @@ def _merge(session: Session, adjudication: Adjudication, scores: Scores) -> Verd
             reason=_reason(adjudication, scores, merged=merged or None),
         )
     _refresh(session, survivor)
-    return Verdict.MATCH
+    return Verdict.MATCH, []
+
+
+def _kept_apart(
+    goldens: GoldenRecordRepository, members: list[tuple[SourceRecord, Link]], other: GoldenRecord
+) -> bool:
+    """A steward's NO_MATCH on one of `members` names `other` (or a patient merged into it)."""
+    return any(
+        goldens.survivor(goldens.get(golden_id)).id == other.id
+        for _, link in members
+        for golden_id in link.kept_apart_from
+    )
 
 
 def _conflicts(
@@ -199,17 +245,17 @@ def _conflicts(
     return found
 
 
-def _relatives(session: Session, adjudication: Adjudication) -> bool:
-    """The twin or household guard fires and Splink found the given names different (a
-    negative weight), not one name with a typo."""
+def _relatives(session: Session, adjudication: Adjudication) -> set[str]:
+    """The twin or household guards that fire, when Splink found the given names different
+    (a negative weight), not one name with a typo."""
     given = (adjudication.comparison_weights or {}).get("given_name") or {}
     if given.get("match_weight", 0.0) >= 0:
-        return False
+        return set()
     first, second = (
         session.get_one(SourceRecord, record_id)
         for record_id in (adjudication.record_id, adjudication.candidate_record_id)
     )
-    return bool(pair_guards(_guard_view(first), _guard_view(second)) & RELATIVE_GUARDS)
+    return pair_guards(_guard_view(first), _guard_view(second)) & RELATIVE_GUARDS
 
 
 def _guard_view(record: SourceRecord) -> dict[str, Any]:

@@ -64,6 +64,12 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
+# Every change that moves links between patients (an adjudication's merge, a steward's
+# decision) takes this lock first, then the patients' rows lowest id first: such changes are
+# rare and take milliseconds, and serialising them rules out lost updates and deadlocks.
+LINK_CHANGE_LOCK = "mpi:adjudication.apply"
+
+
 def advisory_lock_keys(session: Session, keys: list[str]) -> None:
     """Serialise transactions touching the same keys until this transaction ends.
 

@@ -31,6 +31,8 @@ class GoldenStatus(StrEnum):
 class Scope(StrEnum):
     RECORDS_WRITE = "records:write"
     PATIENTS_READ = "patients:read"
+    # Data stewards: decide links (MANUAL), which automation never overrides.
+    LINKS_WRITE = "links:write"
     ADMIN = "admin"
 
 

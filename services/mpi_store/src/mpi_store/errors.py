@@ -6,10 +6,13 @@ MPIError
 ├── NotFound (404)
 │   ├── PatientNotFound
 │   ├── RecordNotFound
-│   └── AdjudicationNotFound
+│   ├── AdjudicationNotFound
+│   ├── EventNotFound
+│   └── LinkNotFound
 ├── Unauthorized (401)
 ├── Forbidden (403)
 ├── Conflict (409)
+│   └── StaleVersion      (a write named a version that is no longer current; carries it)
 ├── PayloadTooLarge (413)
 ├── InternalError (500)   (anything unexpected; logged by type and request id only)
 └── DependencyUnavailable (503)
@@ -28,6 +31,10 @@ class MPIError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    def body(self) -> dict[str, object]:
+        """The error body every HTTP answer renders."""
+        return {"error": type(self).__name__, "detail": self.detail}
 
 
 class ConfigurationError(MPIError):
@@ -58,6 +65,10 @@ class EventNotFound(NotFound):
     pass
 
 
+class LinkNotFound(NotFound):
+    pass
+
+
 class Unauthorized(MPIError):
     status_code = 401
 
@@ -68,6 +79,15 @@ class Forbidden(MPIError):
 
 class Conflict(MPIError):
     status_code = 409
+
+
+class StaleVersion(Conflict):
+    def __init__(self, detail: str, *, current_version: int) -> None:
+        super().__init__(detail)
+        self.current_version = current_version
+
+    def body(self) -> dict[str, object]:
+        return {**super().body(), "current_version": self.current_version}
 
 
 class PayloadTooLarge(MPIError):

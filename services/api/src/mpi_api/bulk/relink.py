@@ -12,14 +12,19 @@ predict, tiers, guards and gray pairs); then the result is written over what is 
 - pending adjudications of the old model are dropped, the new gray pairs are queued (a decided
   pair asked again is reset to pending, its verdict kept in link history).
 
-Steward decisions are never overridden: an MPI holding a MANUAL link is refused. Run it while
-nothing else writes (api and worker stopped): it is one transaction over every record.
+Steward decisions are never overridden: a MANUAL link stays as it is, and its patient keeps
+its `mpi_id` (the new patient holding the record keeps it, unless that patient would hold
+records of one a steward's NO_MATCH keeps apart); records the new model puts with it follow
+it, the others go where the model puts them. Where the model disagrees (it would move a
+MANUAL record), the report counts it and the log names the record ids. Run it while nothing
+else writes (api and worker stopped): it is one transaction over every record.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,8 +41,7 @@ from mpi_linker.frames import SCHEMA
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
 from mpi_linker.scoring import Scorer
-from mpi_store.enums import AdjudicationState, LinkSource
-from mpi_store.errors import Conflict
+from mpi_store.enums import AdjudicationState, LinkSource, MatchResult
 from mpi_store.models import Adjudication, Link, SourceRecord
 from mpi_store.repositories import (
     AdjudicationRepository,
@@ -47,6 +51,8 @@ from mpi_store.repositories import (
     OutboxRepository,
 )
 from mpi_store.survivorship import survive
+
+log = logging.getLogger(__name__)
 
 _VIEW_FIELDS = tuple(f.name for f in dataclasses.fields(StoredRecord))
 
@@ -61,11 +67,12 @@ class RelinkReport:
     patients_redirected: int
     gray_pairs: int
     match_results: dict[str, int]
+    manual_links_kept: int
+    # MANUAL records the new model would have put on another patient (left where they are).
+    manual_disagreements: int
 
 
 def relink(session: Session, *, artifact: ModelArtifact) -> RelinkReport:
-    if session.scalar(select(Link.id).where(Link.link_source == LinkSource.MANUAL).limit(1)):
-        raise Conflict("relink would override steward (MANUAL) decisions; none may be stored")
     records = [
         StoredRecord(**{name: getattr(row, name) for name in _VIEW_FIELDS})
         for row in session.scalars(select(SourceRecord).order_by(SourceRecord.id))
@@ -91,18 +98,32 @@ def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) 
     goldens = GoldenRecordRepository(session)
     current = {link.record_id: link for link in session.scalars(select(Link))}
     stored_golden = {record_id: link.golden_record_id for record_id, link in current.items()}
-    golden_of = _keep_ids(records, decided, stored_golden)
+    manual = {r: link for r, link in current.items() if link.link_source == LinkSource.MANUAL}
+    pinned = _pins(session, records, decided, stored_golden, manual)
+    held = {link.golden_record_id for link in manual.values()}
+    golden_of = _keep_ids(records, decided, stored_golden, pinned=pinned, held=held)
     kept = len(golden_of)
-    for position in range(len(decided.mpi_ids)):
-        if position not in golden_of:
-            golden_of[position] = goldens.create().id
+    # Where each record ends up: a MANUAL one where the steward put it, the others with their
+    # new patient.
+    placement: dict[int, int] = {}
+    for record, outcome in zip(records, decided.outcomes, strict=True):
+        if record.id in manual:
+            placement[record.id] = stored_golden[record.id]
+            continue
+        if outcome.position not in golden_of:
+            golden_of[outcome.position] = goldens.create().id
+        placement[record.id] = golden_of[outcome.position]
     changed = 0
+    disagreements = []
     for record, outcome in zip(records, decided.outcomes, strict=True):
         link = current[record.id]
-        if _differs(link, outcome, golden_of[outcome.position]):
+        if record.id in manual:
+            if golden_of.get(outcome.position) != link.golden_record_id:
+                disagreements.append(record.id)
+        elif _differs(link, outcome, placement[record.id]):
             links.change(
                 link,
-                golden_record_id=golden_of[outcome.position],
+                golden_record_id=placement[record.id],
                 match_result=outcome.match_result,
                 link_source=outcome.link_source,
                 link_state=outcome.link_state,
@@ -112,32 +133,72 @@ def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) 
                 match_weight=outcome.match_weight,
             )
             changed += 1
-    redirected = _redirect_emptied(session, records, decided, golden_of, stored_golden)
-    for position, golden_id in golden_of.items():
-        goldens.set_attributes(goldens.get(golden_id), survive(decided.members[position]))
-    gray = _requeue(session, records, decided, golden_of)
+    if disagreements:
+        log.info("relink kept MANUAL links the new model disagrees with: records %s", disagreements)
+    redirected = _redirect_emptied(session, stored_golden, placement)
+    members: defaultdict[int, list[StoredRecord]] = defaultdict(list)
+    for record in records:
+        members[placement[record.id]].append(record)
+    for golden_id, group in members.items():
+        goldens.set_attributes(goldens.get(golden_id), survive(group))
+    gray = _requeue(session, records, decided, placement)
     return RelinkReport(
         records=len(records),
-        patients=len(decided.mpi_ids),
+        patients=len(members),
         links_changed=changed,
         patients_kept=kept,
-        patients_created=len(decided.mpi_ids) - kept,
+        patients_created=len(golden_of) - kept,
         patients_redirected=redirected,
         gray_pairs=gray,
         match_results=dict(Counter(str(o.match_result) for o in decided.outcomes)),
+        manual_links_kept=len(manual),
+        manual_disagreements=len(disagreements),
     )
 
 
-def _keep_ids(
-    records: Sequence[StoredRecord], decided: Decided, stored_golden: dict[int, int]
+def _pins(
+    session: Session,
+    records: Sequence[StoredRecord],
+    decided: Decided,
+    stored_golden: dict[int, int],
+    manual: dict[int, Link],
 ) -> dict[int, int]:
-    """New patient position -> the stored golden record whose mpi_id it keeps."""
+    """New patient position -> the stored patient of a steward's decision among its records,
+    which it must keep (first decision in record order wins; each patient used once). A
+    NO_MATCH pins only a position holding no record of a patient it keeps apart."""
+    goldens = GoldenRecordRepository(session)
+    positions: defaultdict[int, list[int]] = defaultdict(list)
+    for record, outcome in zip(records, decided.outcomes, strict=True):
+        positions[outcome.position].append(record.id)
+    pins: dict[int, int] = {}
+    for record, outcome in zip(records, decided.outcomes, strict=True):
+        link = manual.get(record.id)
+        if link is None or outcome.position in pins or link.golden_record_id in pins.values():
+            continue
+        if link.match_result == MatchResult.NO_MATCH and link.kept_apart_from:
+            apart = {goldens.survivor(goldens.get(g)).id for g in link.kept_apart_from}
+            if any(stored_golden[other] in apart for other in positions[outcome.position]):
+                continue
+        pins[outcome.position] = link.golden_record_id
+    return pins
+
+
+def _keep_ids(
+    records: Sequence[StoredRecord],
+    decided: Decided,
+    stored_golden: dict[int, int],
+    *,
+    pinned: dict[int, int],
+    held: set[int],
+) -> dict[int, int]:
+    """New patient position -> the stored golden record whose mpi_id it keeps: the pinned
+    ones, then by overlap among the patients no steward's decision holds."""
     overlap: Counter[tuple[int, int]] = Counter(
         (outcome.position, stored_golden[record.id])
         for record, outcome in zip(records, decided.outcomes, strict=True)
     )
-    kept: dict[int, int] = {}
-    used: set[int] = set()
+    kept: dict[int, int] = dict(pinned)
+    used: set[int] = set(pinned.values()) | held
     # Largest overlaps first; ties by position then golden id, so a rerun keeps the same ids.
     for (position, golden_id), _ in sorted(overlap.items(), key=lambda i: (-i[1], i[0])):
         if position not in kept and golden_id not in used:
@@ -163,21 +224,17 @@ def _differs(link: Link, outcome: Outcome, golden_id: int) -> bool:
 
 
 def _redirect_emptied(
-    session: Session,
-    records: Sequence[StoredRecord],
-    decided: Decided,
-    golden_of: dict[int, int],
-    stored_golden: dict[int, int],
+    session: Session, stored_golden: dict[int, int], placement: dict[int, int]
 ) -> int:
-    """Stored patients no new patient kept: redirect each to where most of its records went."""
+    """Stored patients left without records: redirect each to where most of its records went."""
     went: defaultdict[int, Counter[int]] = defaultdict(Counter)
-    for record, outcome in zip(records, decided.outcomes, strict=True):
-        went[stored_golden[record.id]].update([golden_of[outcome.position]])
-    kept = set(golden_of.values())
+    for record_id, golden_id in stored_golden.items():
+        went[golden_id].update([placement[record_id]])
+    live = set(placement.values())
     goldens = GoldenRecordRepository(session)
     redirected = 0
     for golden_id, targets in sorted(went.items()):
-        if golden_id in kept:
+        if golden_id in live:
             continue
         survivor = max(sorted(targets), key=lambda target: targets[target])
         goldens.redirect(goldens.get(golden_id), survivor=goldens.get(survivor))
@@ -186,7 +243,7 @@ def _redirect_emptied(
 
 
 def _requeue(
-    session: Session, records: Sequence[StoredRecord], decided: Decided, golden_of: dict[int, int]
+    session: Session, records: Sequence[StoredRecord], decided: Decided, placement: dict[int, int]
 ) -> int:
     """Drop the old model's pending pairs; queue the new gray pairs, one outbox row per record."""
     session.execute(delete(Adjudication).where(Adjudication.state == AdjudicationState.PENDING))
@@ -200,7 +257,7 @@ def _requeue(
         ids = []
         for pair in outcome.gray_pairs:
             fields = {
-                "candidate_golden_record_id": golden_of[pair.candidate_position],
+                "candidate_golden_record_id": placement[pair.candidate_record_id],
                 "probability": pair.probability,
                 "match_weight": pair.match_weight,
                 "comparison_weights": json.loads(pair.comparison_weights),

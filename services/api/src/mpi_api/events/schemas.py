@@ -21,7 +21,8 @@ class EventRead(BaseModel):
     source_record_id: str | None = Field(description="Its id in that system (link events)")
     data: dict[str, Any] = Field(
         description="match_result, link_source, link_state, decision_id and previous_mpi_id "
-        "for link events; redirect_to for patient.merged; version for patient.updated"
+        "for link events (and actor, the API key's name, for a steward's MANUAL decision); "
+        "redirect_to for patient.merged; version for patient.updated"
     )
 
 

@@ -49,6 +49,8 @@ def read_patient(mpi_id: StorableText, session: SessionDep, _: ReaderDep) -> Any
         golden={**golden.attributes, **(golden.override or {})},
         records=[
             LinkedRecordRead(
+                link_id=link.id,
+                link_version=link.version,
                 source=record.source,
                 source_record_id=record.source_record_id,
                 link_state=link.link_state,

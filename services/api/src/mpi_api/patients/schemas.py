@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from mpi_store.enums import GoldenStatus, LinkSource, LinkState, MatchResult
 
 
 class LinkedRecordRead(BaseModel):
+    link_id: int = Field(description="For `/links/{id}/decision` and `/links/{id}/history`")
+    link_version: int
     source: str
     source_record_id: str
     link_state: LinkState

@@ -44,3 +44,5 @@ class Adjudication(Timestamps, Base):
     verdict: Mapped[str | None] = mapped_column(String(20))
     classifier_backend: Mapped[str | None] = mapped_column(String(50))
     classifier_model: Mapped[str | None] = mapped_column(String(200))
+    # Why a `review` verdict waits for a person: the guards or rules that stopped the merge.
+    review_reasons: Mapped[list[str] | None] = mapped_column(JSONB)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, Double, ForeignKey, Integer, String, Uuid
+from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, String, Uuid, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mpi_store.models.base import Base, Timestamps
@@ -12,6 +13,8 @@ from mpi_store.models.base import Base, Timestamps
 
 class Link(Timestamps, Base):
     __tablename__ = "link"
+    # The stewards' queue: one match result (POSSIBLE_MATCH) oldest first, in pages.
+    __table_args__ = (Index("ix_link_review_queue", "match_result", "updated_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # Unique: a source record has exactly one current link, enforced by the database.
@@ -27,3 +30,8 @@ class Link(Timestamps, Base):
     model_version: Mapped[str | None] = mapped_column(String(100))
     decision_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # A steward's NO_MATCH: the golden records (followed through redirects) this record must
+    # never be joined with by automation.
+    kept_apart_from: Mapped[list[int]] = mapped_column(
+        ARRAY(BigInteger), default=list, server_default=text("'{}'")
+    )

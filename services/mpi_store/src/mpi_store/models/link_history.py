@@ -28,6 +28,8 @@ class LinkHistory(Base):
     probability: Mapped[float | None] = mapped_column(Double)
     match_weight: Mapped[float | None] = mapped_column(Double)
     model_version: Mapped[str | None] = mapped_column(String(100))
+    # Who decided: the API key's name for a steward's (MANUAL) decision; None for automation.
+    actor: Mapped[str | None] = mapped_column(String(200))
     # Ids, rule names and scores only: never demographic values.
     reason: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(

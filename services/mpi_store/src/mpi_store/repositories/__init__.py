@@ -7,6 +7,13 @@ from mpi_store.repositories.golden_records import GoldenRecordRepository
 from mpi_store.repositories.linker_index import Candidate, LinkerIndexRepository
 from mpi_store.repositories.links import LinkRepository
 from mpi_store.repositories.outbox import OutboxRepository
+from mpi_store.repositories.review_queue import (
+    PairRow,
+    QueueFilters,
+    QueueRow,
+    QueueSort,
+    ReviewQueueRepository,
+)
 from mpi_store.repositories.source_records import SourceRecordRepository
 
 __all__ = [
@@ -18,5 +25,10 @@ __all__ = [
     "LinkRepository",
     "LinkerIndexRepository",
     "OutboxRepository",
+    "PairRow",
+    "QueueFilters",
+    "QueueRow",
+    "QueueSort",
+    "ReviewQueueRepository",
     "SourceRecordRepository",
 ]

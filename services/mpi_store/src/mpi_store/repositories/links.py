@@ -17,6 +17,9 @@ class LinkRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def get(self, link_id: int) -> Link | None:
+        return self.session.get(Link, link_id, populate_existing=True)
+
     def get_for_record(self, record_id: int) -> Link | None:
         return self.session.scalar(select(Link).where(Link.record_id == record_id))
 
@@ -106,10 +109,13 @@ class LinkRepository:
         reason: dict[str, Any],
         model_version: str | None = None,
         match_weight: float | None = None,
+        actor: str | None = None,
+        kept_apart_from: list[int] | None = None,
     ) -> Link:
         """Re-decide an existing link (a new decision id, the version bumped) and append the
         decision to history with the golden record it leaves. A new linker model's decision
-        also sets `model_version` and `match_weight`; other decisions keep them."""
+        also sets `model_version` and `match_weight`; other decisions keep them. A steward's
+        decision names its `actor` and sets `kept_apart_from` (its NO_MATCH) or clears it."""
         record = self.session.get_one(SourceRecord, link.record_id)
         previous = link.golden_record_id
         link.golden_record_id = golden_record_id
@@ -120,10 +126,13 @@ class LinkRepository:
         if model_version is not None:
             link.model_version = model_version
             link.match_weight = match_weight
+        if kept_apart_from is not None:
+            link.kept_apart_from = kept_apart_from
         link.decision_id = uuid.uuid4()
         link.version += 1
         self.session.add(
             LinkHistory(
+                actor=actor,
                 decision_id=link.decision_id,
                 record_id=record.id,
                 record_version=record.version,
@@ -148,6 +157,7 @@ class LinkRepository:
                 if previous != golden_record_id
                 else None
             ),
+            actor=actor,
         )
         return link
 

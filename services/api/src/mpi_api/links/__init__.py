@@ -1,0 +1,1 @@
+"""Data stewardship on links: the review queue, manual decisions, link history."""
