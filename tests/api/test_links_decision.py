@@ -190,7 +190,7 @@ def test_bad_fields_are_refused_by_name_and_nothing_is_written(
     assert _link(steward, "FAC2") == link
 
 
-def test_an_unknown_patient_is_refused_naming_mpi_id(steward, make_record, moved):
+def test_an_unknown_patient_is_a_404_naming_mpi_id(steward, make_record, moved):
     _gray(steward, make_record, moved)
     link = _link(steward, "FAC2")
 
@@ -199,7 +199,7 @@ def test_an_unknown_patient_is_refused_naming_mpi_id(steward, make_record, moved
         json={"match_result": "MATCH", "mpi_id": "mpi_nobody", "version": 1},
     )
 
-    assert response.status_code == 422
+    assert response.status_code == 404
     assert response.json()["detail"].startswith("mpi_id:")
     assert _link(steward, "FAC2") == link
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from mpi_store.enums import Scope
 
 
@@ -111,10 +113,10 @@ def test_risk_puts_the_most_uncertain_first(client, make_record, moved):
     assert items[0]["record"]["source"] == "FAC2"
 
 
-def test_a_bad_cursor_is_a_422_naming_it(client):
+def test_a_cursor_the_queue_did_not_hand_out_is_a_404_naming_it(client):
     for cursor in ("not-a-cursor", "WyJyaXNrIiwwLjUsMV0"):  # the second is a risk cursor
         response = client.get("/links", params={"cursor": cursor, "sort": "age"})
-        assert response.status_code == 422
+        assert response.status_code == 404
         assert response.json()["detail"].startswith("cursor:")
 
 
@@ -122,3 +124,11 @@ def test_reading_the_queue_needs_a_read_scope(client, make_key):
     client.headers["Authorization"] = f"Bearer {make_key([Scope.LINKS_WRITE])}"
 
     assert client.get("/links").status_code == 403
+
+
+@pytest.mark.parametrize("value", ["0.5", "1700000000"])
+def test_a_number_is_not_a_created_time(client, value):
+    response = client.get("/links", params={"created_before": value})
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "query.created_before"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -49,6 +50,19 @@ def date_text(value: object) -> object:
 
 
 Date = Annotated[dt.date, BeforeValidator(date_text)]
+
+
+def timestamp_text(value: object) -> object:
+    """Refuse a number for a date-time, also as query text (`0.5`): pydantic would read it as
+    seconds since 1970, which the OpenAPI document (an ISO date-time) does not allow."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and not re.match(r"\s*\d{4}-\d{2}-\d{2}", value)
+    ):
+        raise ValueError("must be an ISO date-time (YYYY-MM-DDTHH:MM:SSZ)")
+    return value
+
+
+Timestamp = Annotated[dt.datetime, BeforeValidator(timestamp_text)]
 # Ids are Postgres bigints: a larger number names no row and must be refused, not sent.
 MAX_ID = 2**63 - 1
 

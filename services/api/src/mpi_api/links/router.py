@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -20,7 +19,7 @@ from mpi_api.links.schemas import (
     WaitingFor,
 )
 from mpi_api.responses import StaleVersionRead, error_responses
-from mpi_store.contracts import MAX_ID, StorableText
+from mpi_store.contracts import MAX_ID, StorableText, Timestamp
 from mpi_store.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
 from mpi_store.repositories import QueueFilters, QueueSort
 
@@ -29,7 +28,11 @@ router = APIRouter(prefix="/links", tags=["links"])
 LinkId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-@router.get("", operation_id="list_links", responses=error_responses({}))
+@router.get(
+    "",
+    operation_id="list_links",
+    responses=error_responses({404: "`cursor` is not one this queue handed out"}),
+)
 def list_links(
     session: SessionDep,
     _: ReaderDep,
@@ -42,10 +45,10 @@ def list_links(
     mpi_id: Annotated[
         StorableText | None, Query(max_length=40, description="Links to this patient")
     ] = None,
-    created_after: Annotated[dt.datetime | None, Query(description="Link created at or after")] = (
+    created_after: Annotated[Timestamp | None, Query(description="Link created at or after")] = (
         None
     ),
-    created_before: Annotated[dt.datetime | None, Query(description="Link created before")] = None,
+    created_before: Annotated[Timestamp | None, Query(description="Link created before")] = None,
     sort: Annotated[
         QueueSort,
         Query(description="`age`: longest untouched first; `risk`: most uncertain first"),
@@ -86,8 +89,8 @@ def list_links(
         **error_responses(
             {
                 400: "Body is not JSON (`InvalidJSON`)",
-                404: "Unknown link",
-                422: "A bad field (named), or an `mpi_id` naming no patient",
+                404: "Unknown link, or an `mpi_id` naming no patient",
+                422: "A bad field (named)",
             }
         ),
     },

@@ -24,7 +24,7 @@ from mpi_api.records.service import refresh_golden
 from mpi_store.contracts import MAX_ID
 from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
 from mpi_store.enums import LinkSource, LinkState, MatchResult
-from mpi_store.errors import InvalidInput, LinkNotFound, StaleVersion
+from mpi_store.errors import LinkNotFound, NotFound, PatientNotFound, StaleVersion
 from mpi_store.models import GoldenRecord, Link, LinkHistory
 from mpi_store.repositories import (
     AdjudicationRepository,
@@ -86,7 +86,7 @@ def decide(session: Session, *, link_id: int, decision: LinkDecisionCreate, acto
     if decision.mpi_id is not None:
         target_id = golden_id_of(session, decision.mpi_id)
         if target_id is None:
-            raise InvalidInput("mpi_id: names no patient")
+            raise PatientNotFound("mpi_id: names no patient")
     patients = {link.golden_record_id} | ({target_id} if target_id is not None else set())
     locked = {golden_id: goldens.lock_active(golden_id) for golden_id in sorted(patients)}
     current = locked[link.golden_record_id]
@@ -238,7 +238,8 @@ def _encode(sort: QueueSort, row: QueueRow) -> str:
 
 
 def _decode(cursor: str, sort: QueueSort) -> tuple[Any, int]:
-    problem = InvalidInput("cursor: not one this queue returned for this sort")
+    # A cursor is a page this queue handed out: any other is a page that does not exist.
+    problem = NotFound("cursor: not one this queue returned for this sort")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         cursor_sort, key, link_id = json.loads(raw)
