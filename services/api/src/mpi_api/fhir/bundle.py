@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from mpi_api.auth.service import Principal
 from mpi_api.fhir.outcome import FhirError
-from mpi_api.fhir.patient import fhir_path, parse_patient, to_record
+from mpi_api.fhir.patient import invalid_element, parse_patient, to_record
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.service import IngestResult, ingest_record
 from mpi_store.contracts import clinical_payload
@@ -95,12 +95,7 @@ def _validate(body: object) -> list[dict[str, Any]]:
     try:
         Bundle.model_validate(body)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise FhirError(
-            422,
-            f"invalid element ({first['type']})",
-            expression=fhir_path("Bundle", tuple(first["loc"])),
-        ) from None
+        raise invalid_element(error, "Bundle") from None
     entries: list[dict[str, Any]] = listed or []
     return entries
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from mpi_api.fhir.outcome import FhirError
-from mpi_api.fhir.patient import fhir_path, golden_patient, parse_patient, to_record
+from mpi_api.fhir.patient import golden_patient, invalid_element, parse_patient, to_record
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.service import event_rows, record_row
 from mpi_linker.features import blocking_keys, features
@@ -39,12 +39,7 @@ def parse_query(body: object) -> tuple[dict[str, Any], bool, int]:
     try:
         Parameters.model_validate({**body, "parameter": body.get("parameter") or None})
     except ValidationError as error:
-        first = error.errors()[0]
-        raise FhirError(
-            422,
-            f"invalid element ({first['type']})",
-            expression=fhir_path("Parameters", tuple(first["loc"])),
-        ) from None
+        raise invalid_element(error, "Parameters") from None
     resource: tuple[int, dict[str, Any]] | None = None
     only_certain, count = False, DEFAULT_COUNT
     for position, parameter in enumerate(body.get("parameter") or []):

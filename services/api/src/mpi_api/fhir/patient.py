@@ -57,6 +57,21 @@ def fhir_path(resource_type: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
+def invalid_element(error: ValidationError, resource_type: str) -> FhirError:
+    """The 422 naming the first element a FHIR model refused (`Patient.birthDate`).
+
+    An unknown element is named by its parent: its key is the sender's text, and a client that
+    misplaces a value (`{"Gonzalez": ...}`) would otherwise see it echoed.
+    """
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    if first["type"] == "extra_forbidden":
+        return FhirError(422, "unknown element", expression=fhir_path(resource_type, loc[:-1]))
+    return FhirError(
+        422, f"invalid element ({first['type']})", expression=fhir_path(resource_type, loc)
+    )
+
+
 def parse_patient(body: object, expression: str = "Patient") -> Patient:
     """The body as a validated R4 Patient; refusals name the element (`Patient.birthDate`)."""
     if not isinstance(body, dict) or body.get("resourceType") != "Patient":
@@ -64,12 +79,7 @@ def parse_patient(body: object, expression: str = "Patient") -> Patient:
     try:
         patient = Patient.model_validate(body)
     except ValidationError as error:
-        first = error.errors()[0]
-        raise FhirError(
-            422,
-            f"invalid element ({first['type']})",
-            expression=fhir_path(expression, tuple(first["loc"])),
-        ) from None
+        raise invalid_element(error, expression) from None
     if patient.gender is not None and patient.gender not in GENDERS:
         raise FhirError(
             422, "gender must be male, female, other or unknown", expression=f"{expression}.gender"
