@@ -56,6 +56,11 @@ def ingest_transaction(
             continue
         if kind not in CLINICAL_TYPES:
             raise FhirError(422, "unsupported resource type", expression=where)
+        if kind == "Encounter" and "id" not in resource:
+            # A transaction's resources need no id: its entries name an Encounter by fullUrl,
+            # which `fhir_convert` reads as it reads their references (`urn:uuid:` dropped).
+            full_url = entry.get("fullUrl")
+            resource = {**resource, "id": full_url.removeprefix("urn:uuid:") if full_url else None}
         element = CLINICAL_TYPES[kind]
         if patient_url is None or (resource.get(element) or {}).get("reference") != patient_url:
             raise FhirError(
