@@ -203,6 +203,34 @@ def test_a_refusal_answers_an_outcome_without_the_submitted_values(all_logs, cli
     _assert_no_values(response, all_logs)
 
 
+@pytest.mark.parametrize("kind", ["Foo", "", None, 7, [], {}])
+@pytest.mark.parametrize(
+    ("path", "wrap", "status", "expression"),
+    [
+        ("/fhir/Patient", lambda r: patient(contained=[r]), 422, "Patient"),
+        ("/fhir/Patient/$match", match, 400, "Parameters.parameter[0].resource.resourceType"),
+        ("/fhir", lambda r: bundle(patient(), r), 422, "Bundle.entry[1].resource"),
+        (
+            "/fhir",
+            lambda r: bundle(patient(contained=[r])),
+            422,
+            "Bundle",
+        ),
+    ],
+)
+def test_a_resource_of_unknown_type_is_refused_not_a_500(
+    all_logs, client, path, wrap, status, expression, kind
+):
+    """fhir.resources raises KeyError or TypeError (not a ValidationError) for these."""
+    response = _send(
+        client, "POST", path, wrap({"resourceType": kind, "name": [{"family": FAMILY}]})
+    )
+
+    assert response.status_code == status
+    assert response.json()["issue"][0]["expression"] == [expression]
+    _assert_no_values(response, all_logs)
+
+
 def test_an_unknown_element_is_named_by_its_parent(client):
     response = _send(client, *REFUSALS["unknown element named by a value"][:3])
 

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from mpi_api.auth.service import Principal
 from mpi_api.fhir.outcome import FhirError
-from mpi_api.fhir.patient import invalid_element, parse_patient, to_record
+from mpi_api.fhir.patient import parse_patient, to_record, validated
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.service import IngestResult, ingest_record
 from mpi_store.contracts import clinical_payload
@@ -93,14 +92,12 @@ def _validate(body: object) -> list[dict[str, Any]]:
             raise FhirError(
                 422, "every entry needs a resource", expression=f"Bundle.entry[{index}]"
             )
-        if resource.get("resourceType") not in {"Patient", *CLINICAL_TYPES}:
+        kind = resource.get("resourceType")
+        if not isinstance(kind, str) or kind not in {"Patient", *CLINICAL_TYPES}:
             raise FhirError(
                 422, "unsupported resource type", expression=f"Bundle.entry[{index}].resource"
             )
-    try:
-        Bundle.model_validate(body)
-    except ValidationError as error:
-        raise invalid_element(error, "Bundle") from None
+    validated(Bundle, body, "Bundle")
     entries: list[dict[str, Any]] = listed or []
     return entries
 
