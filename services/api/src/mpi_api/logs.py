@@ -16,8 +16,8 @@ class QueryStringFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         args = record.args
         if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str):
-            path, query, _ = args[2].partition("?")
-            if query:
+            path, mark, _ = args[2].partition("?")
+            if mark:
                 record.args = (args[0], args[1], f"{path}?[query hidden]", *args[3:])
         return True
 
