@@ -74,6 +74,8 @@ def queries(url: str, count: int, rng: random.Random) -> dict[str, list[dict[str
     """`count` queries of each kind: exact and noisy copies of stored records, strangers."""
     engine = create_engine(url, poolclass=NullPool)
     with engine.connect() as connection:
+        # The same stored patients on every run of a size (the seeding is deterministic too).
+        connection.execute(text("SELECT setseed(:s)"), {"s": rng.random()})
         stored = [
             dict(row._mapping)
             for row in connection.execute(
