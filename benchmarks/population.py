@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, insert, text
 
 from mpi_linker.features import blocking_keys, features
+from mpi_store.contracts import DEMOGRAPHIC_FIELDS
 from mpi_store.models import BlockingKey, GoldenRecord, Link, LinkerRecord, SourceRecord
 
 EVAL_RECORDS = Path(__file__).parents[1] / "data" / "eval" / "records.parquet"
@@ -47,8 +48,19 @@ def person(
     }
 
 
+def _survivorship(person: dict[str, Any]) -> dict[str, Any]:
+    """A one-record patient's golden attributes, as `mpi_store.survivorship.survive` gives them."""
+    fields = {
+        k: v.isoformat() if isinstance(v, dt.date) else v
+        for k, v in person.items()
+        if k in DEMOGRAPHIC_FIELDS and v
+    }
+    return {**fields, "identifiers": []}
+
+
 def seed(engine: Engine, count: int, *, rng_seed: int = 1, batch: int = 5000) -> None:
-    """Insert `count` linked single-record patients with their linker index, in batches."""
+    """Insert `count` linked single-record patients (golden attributes as survivorship gives
+    them) with their linker index, in batches."""
     rng = random.Random(rng_seed)
     given, family = name_pools()
     demographic = (
@@ -92,10 +104,10 @@ def seed(engine: Engine, count: int, *, rng_seed: int = 1, batch: int = 5000) ->
                         "id": rid,
                         "mpi_id": f"mpi_seed{rid}",
                         "status": "active",
-                        "attributes": {},
+                        "attributes": _survivorship(p),
                         "version": 1,
                     }
-                    for rid in ids
+                    for rid, p in zip(ids, people, strict=True)
                 ],
             )
             connection.execute(

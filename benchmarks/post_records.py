@@ -13,6 +13,7 @@ import random
 import statistics
 import string
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any
@@ -58,23 +59,33 @@ def _records(count: int, seed: int) -> list[dict[str, Any]]:
 
 
 def measure(
-    url: str, api_key: str, bodies: list[dict[str, Any]], concurrency: int
+    url: str,
+    api_key: str,
+    bodies: list[dict[str, Any]],
+    concurrency: int,
+    *,
+    path: str = "/records",
+    headers: dict[str, str] | None = None,
+    on_response: Callable[[dict[str, Any], httpx.Response], None] | None = None,
 ) -> dict[str, Any]:
-    """POST every body with `concurrency` clients; latency percentiles and throughput."""
+    """POST every body to `path` with `concurrency` clients; latency percentiles and
+    throughput. `on_response` sees each body with its answer (outside the timing)."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     with httpx.Client(
         base_url=url,
-        headers={"Authorization": f"Bearer {api_key}"},
+        headers={"Authorization": f"Bearer {api_key}", **(headers or {})},
         timeout=60,
         limits=httpx.Limits(max_connections=concurrency),
     ) as client:
 
         def post(body: dict[str, Any]) -> None:
             started = time.perf_counter()
-            response = client.post("/records", json=body)
+            response = client.post(path, json=body)
             latencies.append(time.perf_counter() - started)
             statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+            if on_response is not None:
+                on_response(body, response)
 
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
@@ -87,6 +98,7 @@ def measure(
         "p50_ms": round(cuts[49] * 1000, 2),
         "p95_ms": round(cuts[94] * 1000, 2),
         "p99_ms": round(cuts[98] * 1000, 2),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 2),
         "max_ms": round(max(latencies) * 1000, 2),
         "throughput_rps": round(len(bodies) / elapsed, 1),
         "statuses": statuses,

@@ -71,6 +71,23 @@ def test_a_synthea_bundle_stores_what_its_flat_form_stores(client, bundle):
         assert from_bundle[field] == from_flat[field], field
 
 
+def test_encounters_without_ids_are_named_by_their_full_urls(client, bundle):
+    """Transaction entries need no id; their references name an Encounter by fullUrl."""
+    flat = _flat(bundle, "FLAT")
+    encounters = [e for e in bundle["entry"] if e["resource"]["resourceType"] == "Encounter"]
+    assert encounters
+    for entry in encounters:
+        del entry["resource"]["id"]
+
+    response = client.post("/fhir", json=bundle)
+    client.post("/records", json=flat)
+
+    assert response.status_code == 200
+    from_bundle = client.get(f"/records/SYNTHEA/{_mrn(bundle)}").json()
+    from_flat = client.get(f"/records/FLAT/{_mrn(bundle)}").json()
+    assert from_bundle["clinical"] == from_flat["clinical"]
+
+
 def test_a_replayed_bundle_is_200(client, bundle):
     client.post("/fhir", json=bundle)
     again = client.post("/fhir", json=bundle).json()

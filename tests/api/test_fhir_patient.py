@@ -129,7 +129,7 @@ def test_conditional_update_for_another_record_is_400(client, patient):
         ({"birthDate": "1984-13-40"}, "Patient.birthDate"),
         ({"birthDate": "2999-01-01"}, "Patient.birthDate"),
         ({"name": [{"given": [7]}]}, "Patient.name[0].given[0]"),
-        ({"nickname": "Mia"}, "Patient.nickname"),
+        ({"nickname": "Mia"}, "Patient"),
         ({"identifier": [{"system": "urn:other", "value": "A100"}]}, "Patient.identifier"),
         ({"resourceType": "Observation"}, "Patient.resourceType"),
     ],

@@ -100,3 +100,45 @@ def test_candidate_cap(session, scorer):
     assert capped
     assert response.capped
     assert len(response.candidates) == 1
+
+
+def test_the_cap_keeps_the_records_sharing_the_most_keys(session, scorer):
+    """Over the cap, the record dropped is one sharing the fewest keys, whatever its id: an
+    exact copy's own record (every key shared) indexed after two that share one key stays."""
+    row = frame(read_records(FIXTURE)).to_pylist()[0]
+    features = {k: v for k, v in row.items() if k not in ("unique_id", "blocking_keys")}
+    index = LinkerIndexRepository(session)
+    ids = []
+    for i, keys in enumerate((["k1"], ["k1"], ["k1", "k2", "k3"])):
+        record = SourceRecord(
+            source="CAP", source_record_id=str(i), identifiers=[], content_hash="x", version=1
+        )
+        golden = GoldenRecord(mpi_id=f"mpi_cap{i}", status="active", attributes={}, version=1)
+        session.add_all([record, golden])
+        session.flush()
+        session.add(
+            Link(
+                record_id=record.id,
+                golden_record_id=golden.id,
+                match_result="NO_MATCH",
+                link_source="AUTO",
+                link_state="final",
+                decision_id=uuid.uuid4(),
+                version=1,
+            )
+        )
+        index.put(record.id, features=features, keys=keys)
+        ids.append(record.id)
+    session.flush()
+
+    response, capped = score_record(
+        session,
+        scorer=scorer,
+        features=features,
+        blocking_keys=["k1", "k2", "k3"],
+        exclude_record_id=None,
+        max_candidates=2,
+    )
+
+    assert capped
+    assert ids[2] in {c.record_id for c in response.candidates}

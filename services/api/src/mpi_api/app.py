@@ -23,6 +23,7 @@ from mpi_api.fhir.router import router as fhir_router
 from mpi_api.health.router import router as health_router
 from mpi_api.linker_client import LinkerClient
 from mpi_api.links.router import router as links_router
+from mpi_api.logs import keep_query_strings_out
 from mpi_api.middleware import (
     BodyLimitMiddleware,
     CatchAllMiddleware,
@@ -48,6 +49,7 @@ def _operation_id(route: APIRoute) -> str:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings(Settings)
+    keep_query_strings_out()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -109,7 +111,7 @@ def _document_record_body(app: FastAPI) -> None:
 
 
 def _is_fhir(request: Request) -> bool:
-    return request.url.path.startswith(f"{outcome.PREFIX}/") or request.url.path == outcome.PREFIX
+    return outcome.is_fhir_path(request.url.path)
 
 
 async def _mpi_error(request: Request, error: Exception) -> JSONResponse:

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mpi_api.fhir import outcome
 from mpi_store.errors import DependencyUnavailable, InternalError, MPIError, PayloadTooLarge
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,13 @@ def error_response(error: MPIError) -> JSONResponse:
         status_code=error.status_code,
         headers=headers,
     )
+
+
+def _answer(error: MPIError, scope: Scope) -> JSONResponse:
+    """A middleware's own answer: an OperationOutcome under `/fhir`, else the error format."""
+    if outcome.is_fhir_path(scope["path"]):
+        return outcome.error_outcome(error)
+    return error_response(error)
 
 
 class CatchAllMiddleware:
@@ -56,7 +64,7 @@ class CatchAllMiddleware:
             log.error("unhandled %s, request id %s", _error_code(error), request_id)
             if started:
                 return
-            response = error_response(InternalError(f"internal error, request id {request_id}"))
+            response = _answer(InternalError(f"internal error, request id {request_id}"), scope)
             response.headers["X-Request-ID"] = request_id
             await response(scope, receive, send)
 
@@ -102,7 +110,7 @@ class BodyLimitMiddleware:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None:
             if declared.isdigit() and int(declared) > self.max_bytes:
-                await error_response(too_large)(scope, receive, send)
+                await _answer(too_large, scope)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -116,7 +124,7 @@ class BodyLimitMiddleware:
                 break
             seen += len(message.get("body", b""))
             if seen > self.max_bytes:
-                await error_response(too_large)(scope, receive, send)
+                await _answer(too_large, scope)(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break

@@ -7,12 +7,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from mpi_api.auth.service import Principal
 from mpi_api.fhir.outcome import FhirError
-from mpi_api.fhir.patient import fhir_path, parse_patient, to_record
+from mpi_api.fhir.patient import parse_patient, to_record, validated
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.service import IngestResult, ingest_record
 from mpi_store.contracts import clinical_payload
@@ -56,6 +55,11 @@ def ingest_transaction(
             continue
         if kind not in CLINICAL_TYPES:
             raise FhirError(422, "unsupported resource type", expression=where)
+        if kind == "Encounter" and "id" not in resource:
+            # A transaction's resources need no id: its entries name an Encounter by fullUrl,
+            # which `fhir_convert` reads as it reads their references (`urn:uuid:` dropped).
+            full_url = entry.get("fullUrl")
+            resource = {**resource, "id": full_url.removeprefix("urn:uuid:") if full_url else None}
         element = CLINICAL_TYPES[kind]
         if patient_url is None or (resource.get(element) or {}).get("reference") != patient_url:
             raise FhirError(
@@ -88,19 +92,12 @@ def _validate(body: object) -> list[dict[str, Any]]:
             raise FhirError(
                 422, "every entry needs a resource", expression=f"Bundle.entry[{index}]"
             )
-        if resource.get("resourceType") not in {"Patient", *CLINICAL_TYPES}:
+        kind = resource.get("resourceType")
+        if not isinstance(kind, str) or kind not in {"Patient", *CLINICAL_TYPES}:
             raise FhirError(
                 422, "unsupported resource type", expression=f"Bundle.entry[{index}].resource"
             )
-    try:
-        Bundle.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise FhirError(
-            422,
-            f"invalid element ({first['type']})",
-            expression=fhir_path("Bundle", tuple(first["loc"])),
-        ) from None
+    validated(Bundle, body, "Bundle")
     entries: list[dict[str, Any]] = listed or []
     return entries
 

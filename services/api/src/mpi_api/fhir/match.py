@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from fhir.resources.R4B.parameters import Parameters
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from mpi_api.fhir.outcome import FhirError
-from mpi_api.fhir.patient import fhir_path, golden_patient, parse_patient, to_record
+from mpi_api.fhir.patient import golden_patient, parse_patient, to_record, validated
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.service import event_rows, record_row
 from mpi_linker.features import blocking_keys, features
@@ -36,15 +35,19 @@ def parse_query(body: object) -> tuple[dict[str, Any], bool, int]:
     """(the query Patient as raw JSON, onlyCertainMatches, count) of a `Parameters` body."""
     if not isinstance(body, dict) or body.get("resourceType") != "Parameters":
         raise FhirError(400, "expected a Parameters resource", expression="Parameters.resourceType")
-    try:
-        Parameters.model_validate({**body, "parameter": body.get("parameter") or None})
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise FhirError(
-            422,
-            f"invalid element ({first['type']})",
-            expression=fhir_path("Parameters", tuple(first["loc"])),
-        ) from None
+    listed = body.get("parameter")
+    for position, parameter in enumerate(listed if isinstance(listed, list) else []):
+        # Only a Patient is a query: say so before the model looks another type up.
+        if not isinstance(parameter, dict) or "resource" not in parameter:
+            continue
+        given = parameter["resource"]
+        if not isinstance(given, dict) or given.get("resourceType") != "Patient":
+            raise FhirError(
+                400,
+                "expected a Patient resource",
+                expression=f"Parameters.parameter[{position}].resource.resourceType",
+            )
+    validated(Parameters, {**body, "parameter": listed or None}, "Parameters")
     resource: tuple[int, dict[str, Any]] | None = None
     only_certain, count = False, DEFAULT_COUNT
     for position, parameter in enumerate(body.get("parameter") or []):

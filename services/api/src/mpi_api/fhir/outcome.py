@@ -31,6 +31,10 @@ _CODES = {
 }
 
 
+def is_fhir_path(path: str) -> bool:
+    return path == PREFIX or path.startswith(f"{PREFIX}/")
+
+
 class IssueRead(BaseModel):
     severity: str
     code: str = Field(description="http://hl7.org/fhir/issue-type")

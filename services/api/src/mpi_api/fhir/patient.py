@@ -4,16 +4,17 @@ Patient."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from fhir.resources.R4B.patient import Patient
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from mpi_api.fhir.outcome import FhirError
 from mpi_store.contracts import RecordCreate
 from mpi_store.fhir_convert import SSN_SYSTEM, demographics
 from mpi_store.models import GoldenRecord, Link, SourceRecord
 
+M = TypeVar("M", bound=BaseModel)
 # A source with no configured MRN system is still named by this system in what we answer.
 SOURCE_SYSTEM_PREFIX = "urn:mpi:source:"
 # fhir.resources types `gender` as a free code; R4 binds it to administrative-gender (required).
@@ -57,19 +58,41 @@ def fhir_path(resource_type: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
+def validated(model: type[M], body: dict[str, Any], expression: str) -> M:
+    """`body` as the FHIR `model`; a refusal names the element (`Patient.birthDate`)."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as error:
+        raise invalid_element(error, expression) from None
+    except (KeyError, TypeError):
+        # fhir.resources looks a nested resource's model up by its resourceType (`contained`,
+        # `Bundle.entry.resource`) and raises these, not a ValidationError, for an unknown
+        # type or one that is not a string.
+        raise FhirError(
+            422, "a nested resource has an unknown resourceType", expression=expression
+        ) from None
+
+
+def invalid_element(error: ValidationError, resource_type: str) -> FhirError:
+    """The 422 naming the first element a FHIR model refused (`Patient.birthDate`).
+
+    An unknown element is named by its parent: its key is the sender's text, and a client that
+    misplaces a value (`{"Gonzalez": ...}`) would otherwise see it echoed.
+    """
+    first = error.errors()[0]
+    loc = tuple(first["loc"])
+    if first["type"] == "extra_forbidden":
+        return FhirError(422, "unknown element", expression=fhir_path(resource_type, loc[:-1]))
+    return FhirError(
+        422, f"invalid element ({first['type']})", expression=fhir_path(resource_type, loc)
+    )
+
+
 def parse_patient(body: object, expression: str = "Patient") -> Patient:
     """The body as a validated R4 Patient; refusals name the element (`Patient.birthDate`)."""
     if not isinstance(body, dict) or body.get("resourceType") != "Patient":
         raise FhirError(400, "expected a Patient resource", expression=f"{expression}.resourceType")
-    try:
-        patient = Patient.model_validate(body)
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise FhirError(
-            422,
-            f"invalid element ({first['type']})",
-            expression=fhir_path(expression, tuple(first["loc"])),
-        ) from None
+    patient = validated(Patient, body, expression)
     if patient.gender is not None and patient.gender not in GENDERS:
         raise FhirError(
             422, "gender must be male, female, other or unknown", expression=f"{expression}.gender"

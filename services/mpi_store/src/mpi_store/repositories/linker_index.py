@@ -82,7 +82,9 @@ class LinkerIndexRepository:
             .join(matching, matching.c.record_id == LinkerRecord.record_id)
             .join(Link, Link.record_id == LinkerRecord.record_id)
             .join(GoldenRecord, GoldenRecord.id == Link.golden_record_id)
-            .order_by(LinkerRecord.record_id)
+            # Still most shared keys first: a caller keeping fewer than `limit` (the linker
+            # keeps its cap of the cap + 1 it asks for) drops the least alike.
+            .order_by(matching.c.shared.desc(), LinkerRecord.record_id)
         )
         if exclude_record_id is not None:
             query = query.where(LinkerRecord.record_id != exclude_record_id)
