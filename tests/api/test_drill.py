@@ -26,6 +26,9 @@ def test_short_drill_is_green(tmp_path):
     assert checks["writers"]["figures"]["duplicates"] == 0
     for restarted in ("linker", "postgres", "worker", "redis"):
         assert checks["faults"]["figures"][f"{restarted} restarted"] == "yes"
+    assert "classifier down" in checks["faults"]["scope"]
+    assert checks["faults"]["figures"]["pairs classified after the outage"] > 0
+    assert checks["faults"]["figures"]["classifier retries"] > 0
     assert "mpi drill" in done.stdout
 
 

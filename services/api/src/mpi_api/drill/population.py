@@ -8,6 +8,15 @@ from typing import Any
 _GIVEN = ("Amelia", "Bartholomew", "Cressida", "Dmitri", "Evangeline", "Fitzgerald", "Gwendolyn")
 _FAMILY = ("Quennell", "Ravensworth", "Stroudley", "Tillinghast", "Umberfield", "Vandermeer")
 _STREETS = ("Larkspur Lane", "Juniper Court", "Mulberry Row", "Thistle Way")
+# SNOMED CT findings: every person has two, so their gray pairs reach the classifier.
+_CONDITIONS = (
+    ("44054006", "Diabetes mellitus type 2"),
+    ("38341003", "Hypertensive disorder"),
+    ("195967001", "Asthma"),
+    ("55822004", "Hyperlipidemia"),
+    ("35489007", "Depressive disorder"),
+    ("69896004", "Rheumatoid arthritis"),
+)
 PHI_FIELDS = ("given_name", "family_name", "birth_date", "ssn", "phone", "address_line1")
 
 
@@ -28,6 +37,12 @@ def patients(count: int, *, seed: int) -> list[dict[str, Any]]:
                 "address_line1": f"{rng.randint(10, 9999)} {rng.choice(_STREETS)}",
                 "city": "Boston",
                 "postcode": f"02{rng.randint(100, 299)}",
+                "clinical": {
+                    "conditions": [
+                        {"code_system": "http://snomed.info/sct", "code": code, "display": display}
+                        for code, display in rng.sample(_CONDITIONS, 2)
+                    ]
+                },
             }
         )
     return people

@@ -35,7 +35,13 @@ PROFILES = {
         8,
         30,
         60,
-        (Fault("linker", 0.2), Fault("postgres", 0.4), Fault("worker", 0.6), Fault("redis", 0.8)),
+        (
+            Fault("linker", 0.2),
+            Fault("classifier", 0.3, seconds=10),
+            Fault("postgres", 0.4),
+            Fault("worker", 0.6),
+            Fault("redis", 0.8),
+        ),
     ),
     "full": Profile(
         50,
@@ -45,6 +51,7 @@ PROFILES = {
         (
             Fault("linker", 0.15),
             Fault("postgres", 0.3),
+            Fault("classifier", 0.35, seconds=120),
             Fault("relay", 0.45),
             Fault("worker", 0.6),
             Fault("redis", 0.75),

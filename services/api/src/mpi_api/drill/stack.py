@@ -3,7 +3,9 @@ Redis under a temporary state directory (never the machine's shared servers).
 
 The drill starts the Redis itself and hands it to `mpi up` as `MPI_REDIS_URL`, so that it can
 restart it as a fault (`mpi up` stops the stack when the Redis it owns dies); the Postgres is
-the one `mpi up` embeds, restarted with `pg_ctl restart`."""
+the one `mpi up` embeds, restarted with `pg_ctl restart`. The worker classifies through the
+`vllm` backend against the drill's classifier server (`classify_standin`), which the drill
+takes down as a fault."""
 
 from __future__ import annotations
 
@@ -22,11 +24,16 @@ from typing import Any
 
 import httpx
 
+from mpi_api.drill.classify_standin import ClassifyStandIn
 from mpi_api.embedded import EmbeddedRedis, start_redis
 from mpi_store.embedded import resolve_database
 
 READY_SECONDS = 120.0
 STALE_AFTER_SECONDS = 20
+# Short backoff and many retries: a classifier outage of minutes is waited out, and the
+# worker is back within seconds of the server.
+CLASSIFIER_RETRY_BACKOFF_MAX_SECONDS = 5
+CLASSIFIER_MAX_RETRIES = 100
 
 
 def free_port() -> int:
@@ -46,6 +53,7 @@ class Stack:
     # The stack's embedded database; pgserver shares the server `mpi up` started.
     database_url: str
     database_server: Any
+    classifier: ClassifyStandIn
 
     @property
     def redis_port(self) -> int:
@@ -144,10 +152,12 @@ def up_command(
 @contextmanager
 def running_stack(state_dir: Path) -> Iterator[Stack]:
     """Start `mpi up` with state under `state_dir`, wait until it is ready, stop it after."""
-    port, linker_port, redis_port = free_port(), free_port(), free_port()
+    port, linker_port, redis_port, classifier_port = (free_port() for _ in range(4))
     dev_key = "mpik_drill_" + os.urandom(12).hex()
     state_dir.mkdir(parents=True, exist_ok=True)
     redis = start_redis(state_dir / "redis", redis_port)
+    classifier = ClassifyStandIn(classifier_port)
+    classifier.start()
     env = {k: v for k, v in os.environ.items() if k not in {"MPI_DATABASE_URL", "MPI_REDIS_URL"}}
     env |= {
         "MPI_REDIS_URL": redis.url,
@@ -155,6 +165,10 @@ def running_stack(state_dir: Path) -> Iterator[Stack]:
         "MPI_CLASSIFIER_QUEUE": f"drill-{os.getpid()}",
         # The relay redelivers what a killed worker stranded within the drill's recovery window.
         "MPI_CLASSIFIER_REDELIVER_STALE_AFTER_SECONDS": str(STALE_AFTER_SECONDS),
+        "MPI_CLASSIFIER_BACKEND": "vllm",
+        "MPI_CLASSIFIER_URL": classifier.url,
+        "MPI_CLASSIFIER_RETRY_BACKOFF_MAX_SECONDS": str(CLASSIFIER_RETRY_BACKOFF_MAX_SECONDS),
+        "MPI_CLASSIFIER_MAX_RETRIES": str(CLASSIFIER_MAX_RETRIES),
     }
     log_path = state_dir / "stack.log"
     command = up_command(port=port, linker_port=linker_port, state_dir=state_dir)
@@ -175,6 +189,7 @@ def running_stack(state_dir: Path) -> Iterator[Stack]:
                 process.pid,
                 database.url,
                 database.server,
+                classifier,
             )
             yield stack
         finally:
@@ -186,3 +201,4 @@ def running_stack(state_dir: Path) -> Iterator[Stack]:
                 process.kill()
                 process.wait()
             (stack.redis if stack is not None else redis).stop()
+            classifier.stop()

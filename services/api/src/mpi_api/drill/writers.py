@@ -52,18 +52,23 @@ class Tally:
 
 @dataclass(frozen=True)
 class Fault:
-    """`at` a fraction of the run: kill -9 one supervised process (it must come back), or
-    restart a server (`postgres`, `redis`)."""
+    """`at` a fraction of the run: kill -9 one supervised process (it must come back), restart
+    a server (`postgres`, `redis`), or take the classifier server down for `seconds` while the
+    run goes on (`classifier`)."""
 
     process: str
     at: float
+    seconds: float = 0.0
 
     @property
     def label(self) -> str:
+        if self.process == CLASSIFIER:
+            return f"classifier down {self.seconds:.0f} s"
         return f"restart {self.process}" if self.process in SERVERS else f"kill -9 {self.process}"
 
 
 SERVERS = ("postgres", "redis")
+CLASSIFIER = "classifier"
 
 
 def check_writers(
@@ -85,18 +90,31 @@ def check_writers(
     for thread in threads:
         thread.start()
     fault_check = Check("faults", scope=", ".join(fault.label for fault in faults))
+    outages: list[threading.Timer] = []
     for fault in faults:
         time.sleep(max(0.0, started + fault.at * seconds - time.monotonic()))
-        if fault.process in SERVERS:
+        if fault.process == CLASSIFIER:
+            outages.append(_classifier_outage(stack, fault))
+        elif fault.process in SERVERS:
             _restart_server(stack, fault, fault_check)
         else:
             _kill_and_await_restart(stack, fault, fault_check)
-    for thread in threads:
+    for thread in [*threads, *outages]:
         thread.join()
     elapsed = time.monotonic() - started
     writer_check = Check("writers", scope=f"{writers} writers for {seconds:.0f} s")
     _judge_writers(stack, tally, elapsed, writer_check)
     _judge_recovery(stack, tally, fault_check)
+    if outages:
+        classified = stack.classifier.served_since_start
+        fault_check.figures["pairs classified after the outage"] = classified
+        retried = sum(
+            "ClassifierUnavailable; retry" in line
+            for line in stack.log.read_text(errors="replace").splitlines()
+        )
+        fault_check.figures["classifier retries"] = retried
+        fault_check.expect(retried > 0, "the classifier outage made no adjudication retry")
+        fault_check.expect(classified > 0, "no pair was classified after the classifier outage")
     return writer_check, fault_check
 
 
@@ -154,6 +172,14 @@ def _restart_server(stack: Stack, fault: Fault, check: Check) -> None:
         check.failures.append(f"{fault.process} restart failed: {type(error).__name__}")
         return
     check.figures[f"{fault.process} restarted"] = "yes"
+
+
+def _classifier_outage(stack: Stack, fault: Fault) -> threading.Timer:
+    """Close the classifier's port now and open it again `fault.seconds` later (the timer)."""
+    stack.classifier.stop()
+    back = threading.Timer(fault.seconds, stack.classifier.start)
+    back.start()
+    return back
 
 
 def _judge_writers(stack: Stack, tally: Tally, elapsed: float, check: Check) -> None:
@@ -216,8 +242,10 @@ def _judge_recovery(stack: Stack, tally: Tally, check: Check) -> None:
     engine.dispose()
     check.figures |= {
         "adjudications": states,
+        "pairs classified": stack.classifier.served,
         "503 answers": tally.statuses.get(503, 0),
         "503 without Retry-After": tally.unavailable_without_retry_after,
     }
     check.expect(set(states) <= {"done"}, f"adjudications not all done: {states}")
+    check.expect(stack.classifier.served > 0, "no pair reached the classifier")
     check.expect(tally.unavailable_without_retry_after == 0, "a 503 lacked Retry-After")
