@@ -183,6 +183,14 @@ def _classifier_outage(stack: Stack, fault: Fault) -> threading.Timer:
     return back
 
 
+def _readiness(stack: Stack) -> str:
+    try:
+        answer = httpx.get(f"{stack.url}/readyz", timeout=30)
+    except httpx.TransportError as error:
+        return type(error).__name__
+    return f"{answer.status_code} {answer.text[:300]}"
+
+
 def _judge_writers(stack: Stack, tally: Tally, elapsed: float, check: Check) -> None:
     latencies = sorted(tally.latencies)
     p99 = latencies[int(0.99 * (len(latencies) - 1))] if latencies else 0.0
@@ -227,7 +235,8 @@ def _judge_writers(stack: Stack, tally: Tally, elapsed: float, check: Check) -> 
 
 
 def _judge_recovery(stack: Stack, tally: Tally, check: Check) -> None:
-    check.expect(stack.wait_ready(RECOVERY_SECONDS), "the api did not become ready again")
+    if not stack.wait_ready(RECOVERY_SECONDS):
+        check.failures.append(f"the api did not become ready again: {_readiness(stack)}")
     states: dict[str, int] = {}
     # The backlog drains at the worker's pace: wait while it shrinks, give up when it has not
     # for RECOVERY_SECONDS (or after DRAIN_LIMIT_SECONDS in all).
