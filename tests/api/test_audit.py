@@ -7,11 +7,11 @@ import datetime as dt
 import json
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from mpi_store.enums import Scope
 from mpi_store.models import ReadAudit
-from mpi_store.repositories import GoldenRecordRepository
+from mpi_store.repositories import GoldenRecordRepository, ReadAuditRepository
 
 FAC1 = "urn:oid:2.16.840.1.113883.19.1"
 # Every value `make_record` stores that is no id: none may reach an audit row.
@@ -230,3 +230,34 @@ def test_a_redirected_patient_read_names_the_id_asked_for(client, session, store
     assert response.status_code == 308
     row = _rows(session)[-1]
     assert (row.action, row.mpi_ids, row.result_count) == ("read_patient", [absorbed.mpi_id], 0)
+
+
+@pytest.fixture
+def audit_table_locked(engine, monkeypatch):
+    """Another transaction holds the audit table: the read's audit INSERT (at its commit)
+    gives up after 100 ms with lock_not_available (55P03), a transient failure."""
+    original = ReadAuditRepository.add
+
+    def add(self, **row):
+        self.session.execute(text("SET LOCAL lock_timeout = '100ms'"))
+        original(self, **row)
+
+    monkeypatch.setattr(ReadAuditRepository, "add", add)
+    with engine.connect() as holder:
+        holder.execute(text("LOCK TABLE read_audit IN EXCLUSIVE MODE"))
+        yield
+        holder.rollback()
+
+
+def test_an_audit_write_that_fails_transiently_is_a_503_not_a_500(
+    client, stored, audit_table_locked
+):
+    answer = client.get(f"/patients/{stored}")
+    outcome = client.get(f"/fhir/Patient/{stored.replace('_', '-')}")
+
+    assert answer.status_code == 503
+    assert answer.json()["error"] == "DatabaseUnavailable"
+    assert "Retry-After" in answer.headers
+    assert "Gonzalez" not in answer.text
+    assert outcome.status_code == 503
+    assert outcome.json()["resourceType"] == "OperationOutcome"
