@@ -3,6 +3,7 @@ included; nothing is written but the read audit's row."""
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 from sqlalchemy import func, select
 
@@ -174,6 +175,15 @@ def test_demographics_go_in_the_body_not_the_url(client):
 
     assert "parameters" not in operation
     assert operation["operationId"] == "search_patients"
+
+
+def test_the_document_asks_for_at_least_one_demographic_field(client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["PatientSearch"]
+
+    jsonschema.validate({"family_name": "Gonzalez", "limit": 5}, schema)
+    for body in ({}, {"limit": 5}, {"family_name": None}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(body, schema)
 
 
 def test_search_needs_the_read_scope(client, make_key):

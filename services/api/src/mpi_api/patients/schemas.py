@@ -46,8 +46,14 @@ class PatientSearch(Demographics):
     """Demographics to look for (any of a record's, at least one), with how many patients to
     answer and the least probability worth answering."""
 
+    # The document says what `_something_to_look_for` enforces: one field that is not null.
     model_config = ConfigDict(
-        json_schema_extra={"anyOf": [{"required": [field]} for field in DEMOGRAPHIC_FIELDS]}
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+                for field in DEMOGRAPHIC_FIELDS
+            ]
+        }
     )
 
     limit: int = Field(10, ge=1, le=50, description="At most this many patients")
