@@ -181,7 +181,7 @@ def test_the_document_asks_for_at_least_one_demographic_field(client):
     schema = client.get("/openapi.json").json()["components"]["schemas"]["PatientSearch"]
 
     jsonschema.validate({"family_name": "Gonzalez", "limit": 5}, schema)
-    for body in ({}, {"limit": 5}, {"family_name": None}):
+    for body in ({}, {"limit": 5}, {"family_name": None}, {"family_name": " ", "limit": 5}):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(body, schema)
 

@@ -46,11 +46,12 @@ class PatientSearch(Demographics):
     """Demographics to look for (any of a record's, at least one), with how many patients to
     answer and the least probability worth answering."""
 
-    # The document says what `_something_to_look_for` enforces: one field that is not null.
+    # The document says what `_something_to_look_for` enforces: one field that is not blank
+    # (every demographic field is a string; a blank one means unknown).
     model_config = ConfigDict(
         json_schema_extra={
             "anyOf": [
-                {"required": [field], "properties": {field: {"not": {"type": "null"}}}}
+                {"required": [field], "properties": {field: {"type": "string", "pattern": r"\S"}}}
                 for field in DEMOGRAPHIC_FIELDS
             ]
         }
