@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from mpi_api.fhir.match import grade
+from mpi_api.patients.ranking import grade
 from mpi_store.models import GoldenRecord, SourceRecord
 
 GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"

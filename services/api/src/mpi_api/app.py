@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from mpi_api.adjudications.router import router as adjudications_router
+from mpi_api.audit.router import router as audit_router
 from mpi_api.events.router import router as events_router
 from mpi_api.fhir import outcome
 from mpi_api.fhir.router import router as fhir_router
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(adjudications_router)
     app.include_router(links_router)
     app.include_router(events_router)
+    app.include_router(audit_router)
     app.include_router(health_router)
     app.include_router(fhir_router)
     _document_record_body(app)

@@ -137,11 +137,10 @@ class Clinical(Contract):
     immunizations: list[Immunization] = Field(default_factory=list, max_length=MAX_EVENTS_PER_LIST)
 
 
-class RecordCreate(Contract):
-    """One facility's record of one patient; `(source, source_record_id)` identifies it."""
+class Demographics(Contract):
+    """A patient's demographic fields, all optional: what a record says of its patient, and
+    what a search looks for. Blank strings mean unknown."""
 
-    source: Key
-    source_record_id: Key
     given_name: ShortText | None = None
     middle_name: ShortText | None = None
     family_name: ShortText | None = None
@@ -170,8 +169,6 @@ class RecordCreate(Contract):
     phone: Annotated[str, Field(max_length=40)] | None = None
     email: ShortText | None = None
     ssn: Annotated[str, Field(max_length=20)] | None = None
-    identifiers: list[Identifier] = Field(default_factory=list, max_length=50)
-    clinical: Clinical | None = None
 
     @field_validator("birth_date")
     @classmethod
@@ -189,22 +186,21 @@ class RecordCreate(Contract):
         return value
 
 
-DEMOGRAPHIC_FIELDS: tuple[str, ...] = (
-    "given_name",
-    "middle_name",
-    "family_name",
-    "birth_date",
-    "sex",
-    "address_line1",
-    "address_line2",
-    "city",
-    "state",
-    "postcode",
-    "country",
-    "phone",
-    "email",
-    "ssn",
-)
+class _RecordKey(Contract):
+    source: Key
+    source_record_id: Key
+
+
+# Bases listed this way round put the key first: field order is the document's and the
+# content hash's (`model_dump_json`), which must not change for stored records.
+class RecordCreate(Demographics, _RecordKey):
+    """One facility's record of one patient; `(source, source_record_id)` identifies it."""
+
+    identifiers: list[Identifier] = Field(default_factory=list, max_length=50)
+    clinical: Clinical | None = None
+
+
+DEMOGRAPHIC_FIELDS: tuple[str, ...] = tuple(Demographics.model_fields)
 
 
 _CLINICAL: dict[str, tuple[str, dict[str, str]]] = {

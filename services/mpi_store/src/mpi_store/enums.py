@@ -62,3 +62,16 @@ class Verdict(StrEnum):
     NO_MATCH = "no_match"
     # The classifier said match but a guard or a MANUAL link stops the merge: a person decides.
     REVIEW = "review"
+
+
+class ReadAction(StrEnum):
+    """An audited read: the route's operation id."""
+
+    READ_PATIENT = "read_patient"
+    READ_RECORD = "read_record"
+    SEARCH_PATIENTS = "search_patients"
+    FIND_PATIENTS = "find_patients"
+    FHIR_READ_PATIENT = "fhir_read_patient"
+    FHIR_SEARCH_PATIENT = "fhir_search_patient"
+    FHIR_MATCH_PATIENT = "fhir_match_patient"
+    FHIR_PIX_QUERY = "fhir_pix_query"

@@ -1,10 +1,6 @@
-"""`Patient/$match` (PDQm ITI-119): the linker's dry run over a query Patient, graded.
-
-Grades (http://hl7.org/fhir/StructureDefinition/match-grade) from our decision tiers:
-`certain` is the one patient `POST /records` would auto-link the record to (the only patient in
-the auto tier, no guard firing); `probable` is any other patient in the auto tier (several, or
-a guard fired); `possible` the gray zone (what adjudication reviews); `certainly-not` below it.
-`search.score` is the Splink match probability of the patient's best-scoring record.
+"""`Patient/$match` (PDQm ITI-119): the linker's dry run over a query Patient, graded
+(`mpi_api.patients.ranking`). `search.score` is the Splink match probability of the patient's
+best-scoring record.
 """
 
 from __future__ import annotations
@@ -17,16 +13,10 @@ from sqlalchemy.orm import Session
 
 from mpi_api.fhir.outcome import FhirError
 from mpi_api.fhir.patient import golden_patient, parse_patient, to_record, validated
+from mpi_api.patients.ranking import QUERY_KEY, rank_patients
 from mpi_api.records.matching import LinkerMatcher
-from mpi_api.records.service import event_rows, record_row
-from mpi_linker.features import blocking_keys, features
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS
-from mpi_store.enums import MatchResult
-from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 
 MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
-# The query is no facility's record: a key no source uses keeps the guards' same-source rule out.
-QUERY_KEY = ("$match", "query")
 DEFAULT_COUNT = 10
 MAX_COUNT = 100
 
@@ -84,45 +74,21 @@ def match_patient(
         expression=where,
         key=QUERY_KEY,
     )
-    linker_features = features(record.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
-    keys = blocking_keys(linker_features, event_rows(record))
-    scored, decision = matcher.score(
-        session, record=record_row(record), features=linker_features, blocking_keys=keys
+    ranked = rank_patients(
+        session, record=record, matcher=matcher, count=count, only_certain=only_certain
     )
-    certain = decision.golden_record_id if decision.match_result == MatchResult.MATCH else None
-    best: dict[int, dict[str, Any]] = {}
-    for candidate in scored["candidates"]:  # best first
-        best.setdefault(candidate["golden_record_id"], candidate)
-    graded = [
-        (grade(candidate, certain), candidate["match_probability"], golden_id)
-        for golden_id, candidate in best.items()
-    ]
-    if only_certain:
-        graded = [g for g in graded if g[0] == "certain"][:1]
-    graded = graded[:count]
-    goldens = GoldenRecordRepository(session)
-    links = LinkRepository(session)
     entries = []
-    for match_grade, score, golden_id in graded:
-        golden = goldens.survivor(goldens.get(golden_id))
-        patient = golden_patient(
-            golden, links.records_of_golden(golden.id), mrn_systems=mrn_systems
-        )
+    for found in ranked:
+        patient = golden_patient(found.golden, found.members, mrn_systems=mrn_systems)
         entries.append(
             {
                 "fullUrl": f"Patient/{patient['id']}",
                 "resource": patient,
                 "search": {
-                    "extension": [{"url": MATCH_GRADE, "valueCode": match_grade}],
+                    "extension": [{"url": MATCH_GRADE, "valueCode": found.grade}],
                     "mode": "match",
-                    "score": round(score, 6),
+                    "score": round(found.probability, 6),
                 },
             }
         )
     return {"resourceType": "Bundle", "type": "searchset", "total": len(entries), "entry": entries}
-
-
-def grade(candidate: dict[str, Any], certain: int | None) -> str:
-    if candidate["golden_record_id"] == certain:
-        return "certain"
-    return {"auto": "probable", "gray": "possible"}.get(candidate["tier"], "certainly-not")

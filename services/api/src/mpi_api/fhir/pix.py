@@ -19,13 +19,13 @@ def cross_references(
     key: tuple[str, str],
     target_systems: list[str],
     mrn_systems: Mapping[str, str],
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], str | None]:
     """A Parameters resource: `targetIdentifier` per linked record, and `targetId` the golden
-    Patient (an unknown source identifier gives no parameters)."""
+    Patient (an unknown source identifier gives no parameters); and that patient's mpi_id."""
     try:
         found = service.get_record(session, source=key[0], source_record_id=key[1])
     except RecordNotFound:
-        return {"resourceType": "Parameters"}
+        return {"resourceType": "Parameters"}, None
     goldens = GoldenRecordRepository(session)
     survivor = goldens.survivor(found.golden)
     identifiers = [
@@ -43,4 +43,4 @@ def cross_references(
             "valueReference": {"reference": f"Patient/{resource_id(survivor.mpi_id)}"},
         }
     )
-    return {"resourceType": "Parameters", "parameter": parameters}
+    return {"resourceType": "Parameters", "parameter": parameters}, survivor.mpi_id

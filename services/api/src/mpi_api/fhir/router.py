@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
+from mpi_api.audit.service import audit_read
 from mpi_api.auth.service import Principal
 from mpi_api.deps import ReaderDep, SessionDep, SettingsDep, WriterDep
 from mpi_api.fhir.bundle import ingest_transaction, transaction_response
@@ -23,11 +24,12 @@ from mpi_api.fhir.patient import (
     to_record,
 )
 from mpi_api.fhir.pix import cross_references
+from mpi_api.patients.identifiers import patients_with_identifier, split_identifier
 from mpi_api.patients.service import get_patient
 from mpi_api.records import service
 from mpi_api.settings import Settings
 from mpi_store.contracts import StorableText
-from mpi_store.errors import RecordNotFound
+from mpi_store.enums import ReadAction
 from mpi_store.models import GoldenRecord
 from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 
@@ -138,34 +140,46 @@ def fhir_transaction(
     responses=outcome_responses({503: "The linker did not answer"}),
 )
 def fhir_match_patient(
-    body: FhirBody, request: Request, session: SessionDep, _: ReaderDep, settings: SettingsDep
+    body: FhirBody,
+    request: Request,
+    session: SessionDep,
+    principal: ReaderDep,
+    settings: SettingsDep,
 ) -> JSONResponse:
     """PDQm `$match` (ITI-119): golden Patients graded against a query Patient (`Parameters`
-    with `resource`, `onlyCertainMatches`, `count`); a dry run that stores nothing."""
-    return _fhir(
-        match_patient(
-            session,
-            body=body,
-            matcher=request.app.state.matcher,
-            mrn_systems=settings.fhir_mrn_systems,
-        )
+    with `resource`, `onlyCertainMatches`, `count`); a dry run that stores nothing but the
+    read audit's row."""
+    bundle = match_patient(
+        session, body=body, matcher=request.app.state.matcher, mrn_systems=settings.fhir_mrn_systems
     )
+    audit_read(
+        session,
+        principal=principal,
+        action=ReadAction.FHIR_MATCH_PATIENT,
+        mpi_ids=[mpi_id_of(entry["resource"]["id"]) for entry in bundle["entry"]],
+        result_count=bundle["total"],
+    )
+    return _fhir(bundle)
 
 
 @router.get("/Patient", operation_id="fhir_search_patient", responses=outcome_responses({}))
 def fhir_search_patient(
-    identifier: IdentifierQuery, session: SessionDep, _: ReaderDep, settings: SettingsDep
+    identifier: IdentifierQuery, session: SessionDep, principal: ReaderDep, settings: SettingsDep
 ) -> JSONResponse:
-    """A searchset Bundle holding the golden Patient of a source identifier (or nothing)."""
-    key = _condition_key(identifier, settings)
-    found: list[dict[str, Any]] = []
-    if key is not None:
-        try:
-            result = service.get_record(session, source=key[0], source_record_id=key[1])
-        except RecordNotFound:
-            pass
-        else:
-            found.append(_golden(session, result.golden, settings))
+    """A searchset Bundle holding the golden Patients of a source identifier (or nothing)."""
+    found = [
+        _golden(session, golden, settings)
+        for golden in patients_with_identifier(
+            session, identifier=identifier, mrn_systems=settings.fhir_mrn_systems
+        )
+    ]
+    audit_read(
+        session,
+        principal=principal,
+        action=ReadAction.FHIR_SEARCH_PATIENT,
+        mpi_ids=[mpi_id_of(patient["id"]) for patient in found],
+        result_count=len(found),
+    )
     return _fhir(
         {
             "resourceType": "Bundle",
@@ -191,7 +205,7 @@ def fhir_search_patient(
 def fhir_pix_query(
     sourceIdentifier: IdentifierQuery,
     session: SessionDep,
-    _: ReaderDep,
+    principal: ReaderDep,
     settings: SettingsDep,
     targetSystem: Annotated[list[str] | None, Query()] = None,
 ) -> JSONResponse:
@@ -203,14 +217,17 @@ def fhir_pix_query(
             "sourceIdentifier must be SYSTEM|VALUE with a facility MRN system",
             expression="sourceIdentifier",
         )
-    return _fhir(
-        cross_references(
-            session,
-            key=key,
-            target_systems=targetSystem or [],
-            mrn_systems=settings.fhir_mrn_systems,
-        )
+    parameters, mpi_id = cross_references(
+        session, key=key, target_systems=targetSystem or [], mrn_systems=settings.fhir_mrn_systems
     )
+    audit_read(
+        session,
+        principal=principal,
+        action=ReadAction.FHIR_PIX_QUERY,
+        mpi_ids=[mpi_id] if mpi_id else [],
+        result_count=sum(p["name"] == "targetIdentifier" for p in parameters.get("parameter", [])),
+    )
+    return _fhir(parameters)
 
 
 @router.get(
@@ -219,11 +236,18 @@ def fhir_pix_query(
     responses=outcome_responses({404: "Unknown id"}),
 )
 def fhir_read_patient(
-    resource_id: StorableText, session: SessionDep, _: ReaderDep, settings: SettingsDep
+    resource_id: StorableText, session: SessionDep, principal: ReaderDep, settings: SettingsDep
 ) -> JSONResponse:
     """The golden record as a Patient; a merged id answers an inactive Patient `replaced-by`
     its survivor."""
     golden, survivor, members = get_patient(session, mpi_id=mpi_id_of(resource_id))
+    audit_read(
+        session,
+        principal=principal,
+        action=ReadAction.FHIR_READ_PATIENT,
+        mpi_ids=[golden.mpi_id],
+        result_count=1 if survivor.id == golden.id else 0,
+    )
     if survivor.id != golden.id:
         return _fhir(replaced_patient(golden, survivor))
     return _fhir(golden_patient(golden, members, mrn_systems=settings.fhir_mrn_systems))
@@ -234,10 +258,8 @@ def _fhir(content: dict[str, Any], status_code: int = 200, **headers: str) -> JS
 
 
 def _condition_key(identifier: str, settings: Settings) -> tuple[str, str] | None:
-    system, bar, value = identifier.partition("|")
-    if not bar or not value:
-        return None
-    return source_key(system, value, settings.fhir_mrn_systems)
+    parts = split_identifier(identifier)
+    return None if parts is None else source_key(*parts, settings.fhir_mrn_systems)
 
 
 def _write(

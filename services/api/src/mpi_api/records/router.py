@@ -6,11 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response, status
 
+from mpi_api.audit.service import audit_read
 from mpi_api.deps import ReaderDep, SessionDep, SettingsDep, WriterDep
 from mpi_api.records import events, intake, service
 from mpi_api.records.schemas import RecordLinkRead, RecordRead
 from mpi_api.responses import error_responses
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS, StorableText
+from mpi_store.enums import ReadAction
 from mpi_store.repositories import SourceRecordRepository
 
 router = APIRouter(prefix="/records", tags=["records"])
@@ -88,11 +90,19 @@ def create_record(
     responses=error_responses({404: "No such record"}),
 )
 def read_record(
-    source: StorableText, source_record_id: StorableText, session: SessionDep, _: ReaderDep
+    source: StorableText, source_record_id: StorableText, session: SessionDep, principal: ReaderDep
 ) -> RecordRead:
     """The stored record as last received, with the patient it is linked to."""
     result = service.get_record(session, source=source, source_record_id=source_record_id)
     record = result.record
+    audit_read(
+        session,
+        principal=principal,
+        action=ReadAction.READ_RECORD,
+        mpi_ids=[result.golden.mpi_id],
+        record_keys=[(record.source, record.source_record_id)],
+        result_count=1,
+    )
     stored_events = SourceRecordRepository(session).events(record.id)
     return RecordRead(
         source=record.source,

@@ -10,6 +10,7 @@ from mpi_store.models.link import Link
 from mpi_store.models.link_history import LinkHistory
 from mpi_store.models.linker_index import BlockingKey, LinkerRecord, TermFrequency
 from mpi_store.models.outbox import Outbox
+from mpi_store.models.read_audit import ReadAudit
 from mpi_store.models.source_record import SourceRecord
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "LinkHistory",
     "LinkerRecord",
     "Outbox",
+    "ReadAudit",
     "SourceRecord",
     "TermFrequency",
 ]

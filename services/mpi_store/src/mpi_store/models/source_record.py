@@ -24,6 +24,13 @@ class SourceRecord(Timestamps, Base):
             "birth_date",
             postgresql_where="birth_date IS NOT NULL",
         ),
+        # `GET /patients?identifier=`: records holding `{"system": ..., "value": ...}`.
+        Index(
+            "ix_source_record_identifiers",
+            "identifiers",
+            postgresql_using="gin",
+            postgresql_ops={"identifiers": "jsonb_path_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -7,6 +7,7 @@ from mpi_store.repositories.golden_records import GoldenRecordRepository
 from mpi_store.repositories.linker_index import Candidate, LinkerIndexRepository
 from mpi_store.repositories.links import LinkRepository
 from mpi_store.repositories.outbox import OutboxRepository
+from mpi_store.repositories.read_audit import AuditFilters, ReadAuditRepository
 from mpi_store.repositories.review_queue import (
     PairRow,
     QueueFilters,
@@ -19,6 +20,7 @@ from mpi_store.repositories.source_records import SourceRecordRepository
 __all__ = [
     "AdjudicationRepository",
     "ApiKeyRepository",
+    "AuditFilters",
     "Candidate",
     "EventRepository",
     "GoldenRecordRepository",
@@ -29,6 +31,7 @@ __all__ = [
     "QueueFilters",
     "QueueRow",
     "QueueSort",
+    "ReadAuditRepository",
     "ReviewQueueRepository",
     "SourceRecordRepository",
 ]

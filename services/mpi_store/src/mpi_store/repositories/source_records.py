@@ -71,3 +71,17 @@ class SourceRecordRepository:
             .order_by(SourceRecord.id)
         )
         return [(record, link) for record, link in rows]
+
+    def golden_ids_with_identifier(self, system: str, value: str) -> list[int]:
+        """The patients (golden record ids, as linked now) of the records holding the
+        identifier `{system, value}` (GIN-indexed containment)."""
+        wanted = [{"system": system, "value": value}]
+        return list(
+            self.session.scalars(
+                select(Link.golden_record_id)
+                .join(SourceRecord, SourceRecord.id == Link.record_id)
+                .where(SourceRecord.identifiers.contains(wanted))
+                .distinct()
+                .order_by(Link.golden_record_id)
+            )
+        )

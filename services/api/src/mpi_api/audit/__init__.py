@@ -1,0 +1,1 @@
+"""The audit of reads: who read which patients and records (`GET /audit`)."""
