@@ -57,6 +57,10 @@ def read_patient(mpi_id: StorableText, session: SessionDep, _: ReaderDep) -> Any
                 match_result=link.match_result,
                 link_source=link.link_source,
                 probability=link.probability,
+                links={
+                    "history": f"/links/{link.id}/history",
+                    "explanation": f"/links/{link.id}/explanation",
+                },
             )
             for record, link in members
         ],
