@@ -36,12 +36,17 @@ def _candidate(record_id, golden_id, probability, tier, comparisons=NAMES_AND_BI
         "match_weight": 10.0 if tier == "auto" else 0.0,
         "tier": tier,
         "comparisons": comparisons,
+        "blocking_key_kinds": ["dob_fam"],
     }
 
 
 def _scored(*candidates):
     return {
         "model_version": "m1",
+        "prior_probability": 0.001,
+        "prior_match_weight": -9.97,
+        "auto_threshold": 0.99,
+        "reject_threshold": 0.001,
         "accept_alone_threshold": 0.5,
         "candidates_found": len(candidates),
         "capped": False,

@@ -142,3 +142,51 @@ def test_the_cap_keeps_the_records_sharing_the_most_keys(session, scorer):
 
     assert capped
     assert ids[2] in {c.record_id for c in response.candidates}
+
+
+def test_a_score_names_the_key_kinds_and_adds_up_from_the_prior(session, scorer):
+    """What an explanation shows: which kinds of key found the candidate (no values), and a
+    match weight that is the prior plus the comparisons' weights."""
+    row = frame(read_records(FIXTURE)).to_pylist()[0]
+    features = {k: v for k, v in row.items() if k not in ("unique_id", "blocking_keys")}
+    record = SourceRecord(
+        source="WHY", source_record_id="1", identifiers=[], content_hash="x", version=1
+    )
+    golden = GoldenRecord(mpi_id="mpi_why", status="active", attributes={}, version=1)
+    session.add_all([record, golden])
+    session.flush()
+    session.add(
+        Link(
+            record_id=record.id,
+            golden_record_id=golden.id,
+            match_result="NO_MATCH",
+            link_source="AUTO",
+            link_state="final",
+            decision_id=uuid.uuid4(),
+            version=1,
+        )
+    )
+    LinkerIndexRepository(session).put(
+        record.id, features=features, keys=["ssn:111223333", "dob_fam:1980-01-01|SM0", "phone:1"]
+    )
+    session.flush()
+
+    response, _ = score_record(
+        session,
+        scorer=scorer,
+        features=features,
+        blocking_keys=["ssn:111223333", "dob_fam:1980-01-01|SM0", "zip_street:x"],
+        exclude_record_id=None,
+        max_candidates=10,
+    )
+
+    (candidate,) = response.candidates
+    assert candidate.blocking_key_kinds == ["dob_fam", "ssn"]
+    assert response.prior_match_weight < 0 < response.prior_probability < 1
+    assert list(candidate.comparisons) == [
+        c["output_column_name"] for c in scorer.artifact.splink["comparisons"]
+    ]
+    total = response.prior_match_weight + sum(
+        c.match_weight for c in candidate.comparisons.values()
+    )
+    assert total == pytest.approx(candidate.match_weight, abs=1e-6)

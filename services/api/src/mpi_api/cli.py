@@ -303,6 +303,28 @@ def export_clusters(
     print(f"{len(rows)} records written to {out}")
 
 
+@app.command("export-decisions")
+def export_decisions(
+    out: Annotated[
+        Path, typer.Option(help="Parquet file: one labelled record pair per row (README)")
+    ],
+    state_dir: Annotated[Path, typer.Option(help="Embedded servers' data")] = DEFAULT_STATE_DIR,
+) -> None:
+    """Write every MANUAL decision as labelled record pairs (1 MATCH, 0 NO_MATCH) with the
+    scores the pair had: the input of threshold and fusion refits."""
+    from mpi_api.links.decision_pairs import decision_pairs, write_parquet
+
+    if not out.parent.is_dir():
+        raise typer.BadParameter(f"no folder {out.parent}", param_hint="--out")
+    engine = make_engine(resolve_database(state_dir, create=False).url, pool_size=1)
+    try:
+        with make_sessionmaker(engine)() as session:
+            written = write_parquet(decision_pairs(session), out)
+    finally:
+        engine.dispose()
+    print(f"{written} labelled pairs written to {out}")
+
+
 @app.command()
 def drill(
     profile: Annotated[

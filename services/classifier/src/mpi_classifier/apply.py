@@ -55,6 +55,9 @@ class Scores:
     backend: str
     model_id: str
     abstain_reason: str | None = None
+    # The fusion's weight, threshold and training prior (`Fusion.to_dict`); None when the
+    # classifier abstained and Splink decided alone.
+    fusion: dict[str, float] | None = None
 
 
 def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict | None:
@@ -121,6 +124,7 @@ def _reason(adjudication: Adjudication, scores: Scores, **extra: Any) -> dict[st
         "fused_probability": round(scores.fused_probability, 6),
         "backend": scores.backend,
         "classifier_model": scores.model_id,
+        "fusion": scores.fusion,
         **extra,
     }
 

@@ -88,6 +88,7 @@ def adjudicate_once(
             accept=classifier.fusion.accept(fused),
             backend=classifier.name,
             model_id=classifier.model_id,
+            fusion=classifier.fusion.to_dict(),
         )
     with unit_of_work(session_factory) as session:
         verdict = apply.decide(session, adjudication_id=adjudication_id, scores=scores)

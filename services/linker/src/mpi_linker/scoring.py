@@ -14,6 +14,7 @@ shared by all the records waiting.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -86,6 +87,9 @@ class Scorer:
         self._comparisons = [c["output_column_name"] for c in artifact.splink["comparisons"]]
         self._sql = self._generate_sql()
         self._neutral_tf = exact_u(artifact.splink)
+        self.prior_probability = float(artifact.splink["probability_two_random_records_match"])
+        # Splink's match weight of a pair is this plus its comparisons' weights.
+        self.prior_match_weight = math.log2(self.prior_probability / (1 - self.prior_probability))
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()

@@ -82,6 +82,10 @@ def decide_in_order(
         )
         scored = {
             "model_version": artifact.version,
+            "prior_probability": scorer.prior_probability,
+            "prior_match_weight": scorer.prior_match_weight,
+            "auto_threshold": artifact.thresholds.auto,
+            "reject_threshold": artifact.thresholds.reject,
             "accept_alone_threshold": artifact.thresholds.accept_alone,
             "candidates_found": len(candidates),
             "capped": False,
@@ -139,7 +143,9 @@ def _candidate(
         "match_weight": score.match_weight,
         "tier": artifact.thresholds.tier(score.match_probability),
         "comparisons": {
-            name: {"label": c.label, "match_weight": c.match_weight}
+            name: {"level": c.level, "label": c.label, "match_weight": c.match_weight}
             for name, c in score.comparisons.items()
         },
+        # Batch blocking explodes the key array: a pair does not say which key found it.
+        "blocking_key_kinds": None,
     }

@@ -1,4 +1,5 @@
-"""`GET /links` (the review queue), `POST /links/{id}/decision`, `GET /links/{id}/history`."""
+"""`GET /links` (the review queue), `POST /links/{id}/decision`, `GET /links/{id}/history`,
+`GET /links/{id}/explanation`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from fastapi import APIRouter, Path, Query
 
 from mpi_api.adjudications.schemas import RecordKey
 from mpi_api.deps import ReaderDep, SessionDep, StewardDep
-from mpi_api.links import service
+from mpi_api.links import explanation, service
+from mpi_api.links.explanation_schemas import LinkExplanationRead
 from mpi_api.links.schemas import (
     LinkDecisionCreate,
     LinkHistoryRead,
@@ -142,6 +144,22 @@ def read_link_history(link_id: LinkId, session: SessionDep, _: ReaderDep) -> Lin
             for revision, mpi_id, previous in revisions
         ],
     )
+
+
+@router.get(
+    "/{link_id}/explanation",
+    operation_id="read_link_explanation",
+    responses=error_responses({404: "Unknown link"}),
+)
+def read_link_explanation(
+    link_id: LinkId, session: SessionDep, _: ReaderDep
+) -> LinkExplanationRead:
+    """Why the link is what it is, as stored when it was decided: the blocking key kinds that
+    found the best candidate, Splink's per-comparison levels and match weights in the model's
+    order from the prior to the final weight (a waterfall), the thresholds in force, the
+    guards, each gray pair's classifier verdict and fusion, and for a MANUAL decision the
+    steward's note and the automatic decision it replaced. Level labels, never values."""
+    return explanation.explain(session, link_id=link_id)
 
 
 def _read(view: service.LinkView) -> LinkRead:

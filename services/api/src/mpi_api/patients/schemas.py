@@ -21,6 +21,7 @@ class LinkedRecordRead(BaseModel):
     match_result: MatchResult
     link_source: LinkSource
     probability: float | None
+    links: dict[str, str] = Field(description="`history` and `explanation` of the link")
 
 
 class PatientRead(BaseModel):

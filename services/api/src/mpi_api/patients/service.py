@@ -45,6 +45,10 @@ def patient_read(golden: GoldenRecord, members: list[tuple[SourceRecord, Link]])
                 match_result=link.match_result,
                 link_source=link.link_source,
                 probability=link.probability,
+                links={
+                    "history": f"/links/{link.id}/history",
+                    "explanation": f"/links/{link.id}/explanation",
+                },
             )
             for record, link in members
         ],

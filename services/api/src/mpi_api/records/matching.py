@@ -133,7 +133,8 @@ def decide(
     reason: dict[str, Any] = {
         "candidates_found": scored["candidates_found"],
         "candidate_cap_hit": scored["capped"],
-        "best": _explain(best) if best else None,
+        "model": _model(scored),
+        "best": {**_explain(best), **_waterfall(best)} if best else None,
     }
     auto = auto_tier(candidates)
     auto_goldens = sorted({c["golden_record_id"] for c in auto})
@@ -225,6 +226,39 @@ def _explain(candidate: dict[str, Any]) -> dict[str, Any]:
             name: {"level": c["label"], "match_weight": round(c["match_weight"], 3)}
             for name, c in candidate["comparisons"].items()
         },
+    }
+
+
+def _model(scored: dict[str, Any]) -> dict[str, Any]:
+    """The model and bounds in force at decision time: an explanation shows the decision as
+    it was made, not a rescoring under a newer model."""
+    return {
+        "version": scored["model_version"],
+        "prior_probability": scored["prior_probability"],
+        "prior_match_weight": scored["prior_match_weight"],
+        "thresholds": {
+            "auto": scored["auto_threshold"],
+            "reject": scored["reject_threshold"],
+            "accept_alone": scored["accept_alone_threshold"],
+        },
+    }
+
+
+def _waterfall(candidate: dict[str, Any]) -> dict[str, Any]:
+    """The best candidate's comparisons unrounded, in the model's order (a list: JSONB does
+    not keep key order), and the kinds of blocking key that found it."""
+    return {
+        "record_id": candidate["record_id"],
+        "blocking_key_kinds": candidate["blocking_key_kinds"],
+        "waterfall": [
+            {
+                "comparison": name,
+                "level": c["level"],
+                "label": c["label"],
+                "match_weight": c["match_weight"],
+            }
+            for name, c in candidate["comparisons"].items()
+        ],
     }
 
 

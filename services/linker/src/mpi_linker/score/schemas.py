@@ -20,7 +20,7 @@ class ScoreRequest(BaseModel):
 class ComparisonRead(BaseModel):
     level: int
     label: str
-    match_weight: float
+    match_weight: float = Field(description="With the term-frequency adjustment, if any")
 
 
 class CandidateScore(BaseModel):
@@ -30,7 +30,12 @@ class CandidateScore(BaseModel):
     match_probability: float
     match_weight: float
     tier: str
-    comparisons: dict[str, ComparisonRead]
+    comparisons: dict[str, ComparisonRead] = Field(
+        description="In the model's order: the prior plus these weights is `match_weight`"
+    )
+    blocking_key_kinds: list[str] = Field(
+        description="Kinds of the blocking keys it shares with the record (never their values)"
+    )
 
 
 class ScoreResponse(BaseModel):
@@ -38,6 +43,8 @@ class ScoreResponse(BaseModel):
     auto_threshold: float
     reject_threshold: float
     accept_alone_threshold: float
+    prior_probability: float = Field(description="Splink's λ: two random records match")
+    prior_match_weight: float = Field(description="log2 of the prior odds")
     candidates_found: int
     capped: bool
     candidates: list[CandidateScore]

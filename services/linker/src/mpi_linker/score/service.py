@@ -56,6 +56,7 @@ def score_record(
                 name: ComparisonRead(level=c.level, label=c.label, match_weight=c.match_weight)
                 for name, c in s.comparisons.items()
             },
+            blocking_key_kinds=blocking_key_kinds(by_id[s.candidate_id].shared_keys),
         )
         for s in scored
     ]
@@ -64,11 +65,18 @@ def score_record(
         auto_threshold=thresholds.auto,
         reject_threshold=thresholds.reject,
         accept_alone_threshold=thresholds.accept_alone,
+        prior_probability=scorer.prior_probability,
+        prior_match_weight=scorer.prior_match_weight,
         candidates_found=len(found),
         capped=capped,
         candidates=candidates,
     )
     return response, capped
+
+
+def blocking_key_kinds(keys: list[str]) -> list[str]:
+    """`ssn:123456789` -> `ssn`: which rules found a candidate, without the values."""
+    return sorted({key.split(":", 1)[0] for key in keys})
 
 
 def _term_frequencies(

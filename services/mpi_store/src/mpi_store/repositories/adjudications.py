@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -47,6 +48,17 @@ class AdjudicationRepository:
                 .where(Adjudication.record_id == record_id)
                 .order_by(Adjudication.id)
                 .execution_options(populate_existing=True)
+            )
+        )
+
+    def between(self, record_ids: Collection[int]) -> list[Adjudication]:
+        """Every adjudication whose two records are both among `record_ids`."""
+        ids = list(record_ids)
+        return list(
+            self.session.scalars(
+                select(Adjudication)
+                .where(Adjudication.record_id.in_(ids), Adjudication.candidate_record_id.in_(ids))
+                .order_by(Adjudication.id)
             )
         )
 

@@ -57,6 +57,11 @@ class GoldenRecordRepository:
     def get_by_mpi_id(self, mpi_id: str) -> GoldenRecord | None:
         return self.session.scalar(select(GoldenRecord).where(GoldenRecord.mpi_id == mpi_id))
 
+    def by_mpi_ids(self, mpi_ids: list[str]) -> list[GoldenRecord]:
+        return list(
+            self.session.scalars(select(GoldenRecord).where(GoldenRecord.mpi_id.in_(mpi_ids)))
+        )
+
     def by_ids(self, golden_ids: list[int]) -> list[GoldenRecord]:
         return list(
             self.session.scalars(select(GoldenRecord).where(GoldenRecord.id.in_(golden_ids)))

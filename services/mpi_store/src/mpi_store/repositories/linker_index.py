@@ -19,6 +19,8 @@ class Candidate:
     golden_record_id: int
     mpi_id: str
     features: dict[str, Any]
+    # The record's blocking keys this candidate shares with it: what found it.
+    shared_keys: list[str]
 
 
 class LinkerIndexRepository:
@@ -65,7 +67,9 @@ class LinkerIndexRepository:
             return []
         shared = func.count().label("shared")
         matching = (
-            select(BlockingKey.record_id, shared)
+            select(
+                BlockingKey.record_id, shared, func.array_agg(BlockingKey.key).label("shared_keys")
+            )
             .where(BlockingKey.key.in_(list(keys)))
             .group_by(BlockingKey.record_id)
             .order_by(shared.desc(), BlockingKey.record_id)
@@ -78,6 +82,7 @@ class LinkerIndexRepository:
                 Link.golden_record_id,
                 GoldenRecord.mpi_id,
                 LinkerRecord.features,
+                matching.c.shared_keys,
             )
             .join(matching, matching.c.record_id == LinkerRecord.record_id)
             .join(Link, Link.record_id == LinkerRecord.record_id)
@@ -88,7 +93,10 @@ class LinkerIndexRepository:
         )
         if exclude_record_id is not None:
             query = query.where(LinkerRecord.record_id != exclude_record_id)
-        return [Candidate(*row) for row in self.session.execute(query)]
+        return [
+            Candidate(r.record_id, r.golden_record_id, r.mpi_id, r.features, sorted(r.shared_keys))
+            for r in self.session.execute(query)
+        ]
 
     def term_frequencies(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
         """Frequencies of the given values, per column, in one query."""

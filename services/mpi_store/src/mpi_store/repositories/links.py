@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import EventType
+from mpi_store.enums import EventType, LinkSource
 from mpi_store.models import GoldenRecord, Link, LinkHistory, SourceRecord
 from mpi_store.repositories.events import EventRepository
 
@@ -179,5 +181,38 @@ class LinkRepository:
                 select(LinkHistory)
                 .where(LinkHistory.record_id == record_id)
                 .order_by(LinkHistory.id)
+            )
+        )
+
+    def manual_revisions(self) -> list[LinkHistory]:
+        """Every MANUAL revision of any link (steward decisions, merges, splits), oldest first."""
+        return list(
+            self.session.scalars(
+                select(LinkHistory)
+                .where(LinkHistory.link_source == LinkSource.MANUAL)
+                .order_by(LinkHistory.id)
+            )
+        )
+
+    def records_on_before(self, golden_ids: Collection[int], *, before_id: int) -> list[int]:
+        """The records that were on one of `golden_ids` just before history row `before_id`
+        (each record's latest revision before it), by id."""
+        if not golden_ids:
+            return []
+        ever_there = select(LinkHistory.record_id).where(
+            LinkHistory.golden_record_id.in_(list(golden_ids)), LinkHistory.id < before_id
+        )
+        latest = (
+            select(LinkHistory.record_id, LinkHistory.golden_record_id)
+            .where(LinkHistory.record_id.in_(ever_there), LinkHistory.id < before_id)
+            .ext(distinct_on(LinkHistory.record_id))
+            .order_by(LinkHistory.record_id, LinkHistory.id.desc())
+            .subquery()
+        )
+        return list(
+            self.session.scalars(
+                select(latest.c.record_id)
+                .where(latest.c.golden_record_id.in_(list(golden_ids)))
+                .order_by(latest.c.record_id)
             )
         )

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.orm import Session
 
 from mpi_store.models import ClinicalEvent, Link, SourceRecord
+
+
+class RecordKey(NamedTuple):
+    source: str
+    source_record_id: str
 
 
 class SourceRecordRepository:
@@ -22,6 +27,15 @@ class SourceRecordRepository:
                 SourceRecord.source == source, SourceRecord.source_record_id == source_record_id
             )
         )
+
+    def keys(self, record_ids: Iterable[int]) -> dict[int, RecordKey]:
+        """(source, source_record_id) by record id: what names a record without its data."""
+        rows = self.session.execute(
+            select(SourceRecord.id, SourceRecord.source, SourceRecord.source_record_id).where(
+                SourceRecord.id.in_(list(record_ids))
+            )
+        )
+        return {row.id: RecordKey(row.source, row.source_record_id) for row in rows}
 
     def add(self, record: SourceRecord) -> SourceRecord:
         self.session.add(record)
