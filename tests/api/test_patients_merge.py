@@ -199,3 +199,13 @@ def test_answers_and_logs_carry_no_demographics(steward, make_record, other_pers
     for text in [a.text for a in answers[:-1]] + [caplog.text]:
         for value in DEMOGRAPHIC_VALUES:
             assert value not in text
+
+
+def test_the_document_shows_the_conflicts_of_a_refused_merge(client):
+    document = client.get("/openapi.json").json()
+    responses = document["paths"]["/patients/{mpi_id}/merge"]["post"]["responses"]
+
+    schema = responses["409"]["content"]["application/json"]["schema"]["$ref"]
+    assert schema == "#/components/schemas/MergeConflictRead"
+    assert "308" in responses
+    assert "patient.unmerged" in document["paths"]["/events"]["get"]["description"]
