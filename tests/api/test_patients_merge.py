@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+import jsonschema
+import pytest
 from sqlalchemy import func, select
 
 from mpi_store.enums import Scope
@@ -209,3 +211,16 @@ def test_the_document_shows_the_conflicts_of_a_refused_merge(client):
     assert schema == "#/components/schemas/MergeConflictRead"
     assert "308" in responses
     assert "patient.unmerged" in document["paths"]["/events"]["get"]["description"]
+
+
+def test_the_document_says_force_needs_a_reason(client):
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["MergeCreate"]
+
+    jsonschema.validate({"other_mpi_id": "mpi_x", "force": True, "reason": "checked"}, schema)
+    for refused in (
+        {"force": True},
+        {"force": True, "reason": " "},
+        {"force": True, "reason": None},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"other_mpi_id": "mpi_x", **refused}, schema)

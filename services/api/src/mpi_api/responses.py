@@ -53,8 +53,10 @@ def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, A
 
 
 class MergeConflictRead(ErrorRead):
-    """`409 MergeConflict`: the two patients' records disagree (fields and record keys only)."""
+    """`409 MergeConflict`: the two patients' records disagree (fields and record keys only);
+    a `Conflict` (the patient merged while the request waited) has no `conflicts`."""
 
     conflicts: list[dict[str, Any]] = Field(
-        description="`{field, system?, records: [{source, source_record_id}, ...]}` each"
+        default_factory=list,
+        description="`{field, system, records: [{source, source_record_id}, ...]}` each",
     )

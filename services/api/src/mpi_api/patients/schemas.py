@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic.config import JsonDict
 
 from mpi_api.adjudications.schemas import RecordKey
 from mpi_store.contracts import MAX_ID, StorableText
@@ -42,10 +43,25 @@ class RedirectRead(BaseModel):
     redirect_to: str
 
 
+# The document states what the validator enforces: `force` needs a `reason` (not blank).
+_REASON_WITH_FORCE: JsonDict = {
+    "oneOf": [
+        {"properties": {"force": {"const": False}}},
+        {
+            "properties": {
+                "force": {"const": True},
+                "reason": {"type": "string", "pattern": "\\S"},
+            },
+            "required": ["force", "reason"],
+        },
+    ]
+}
+
+
 class MergeCreate(BaseModel):
     """Merge `other_mpi_id` into this patient (this one survives)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_REASON_WITH_FORCE)
 
     other_mpi_id: StorableText = Field(
         min_length=1, max_length=40, description="The patient absorbed (it redirects here)"
