@@ -88,7 +88,9 @@ def test_split_onto_a_named_patient(steward, make_record, other_person):
 
 def test_refusals_name_the_field_and_write_nothing(steward, session, make_record, other_person):
     mpi_id = _patient_of_three(steward, make_record)
-    assert _post(steward, make_record(source="FAC9", **other_person))["mpi_id"] != mpi_id
+    elsewhere = make_record(source="FAC9", **other_person)
+    assert _post(steward, elsewhere)["mpi_id"] != mpi_id
+    elsewhere_key = {"source": "FAC9", "source_record_id": elsewhere["source_record_id"]}
     before = session.scalar(select(func.count()).select_from(Event))
 
     answers = {
@@ -98,12 +100,12 @@ def test_refusals_name_the_field_and_write_nothing(steward, session, make_record
         "itself": _split(steward, mpi_id, records=[_key(2)], to_mpi_id=mpi_id),
         "nobody": _split(steward, mpi_id, records=[_key(2)], to_mpi_id="mpi_nobody"),
         "none": _split(steward, mpi_id, records=[]),
-        "elsewhere": _split(steward, mpi_id, records=[_key(9)]),
+        "elsewhere": _split(steward, mpi_id, records=[elsewhere_key]),
     }
 
     assert {k: a.status_code for k, a in answers.items()} == {
         "all": 422,
-        "unknown": 422,
+        "unknown": 404,
         "twice": 422,
         "itself": 422,
         "nobody": 404,
@@ -111,7 +113,10 @@ def test_refusals_name_the_field_and_write_nothing(steward, session, make_record
         "elsewhere": 422,
     }
     assert answers["all"].json()["detail"].startswith("records:")
-    assert answers["unknown"].json()["detail"].startswith("records[1]:")
+    assert answers["unknown"].json() == {
+        "error": "RecordNotFound",
+        "detail": "records[1]: names no record",
+    }
     assert answers["twice"].json()["detail"].startswith("records[1]:")
     assert answers["itself"].json()["detail"].startswith("to_mpi_id:")
     assert answers["nobody"].json()["detail"].startswith("to_mpi_id:")

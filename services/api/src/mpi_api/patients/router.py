@@ -183,10 +183,10 @@ def unmerge_patient(
         **error_responses(
             {
                 400: "Body is not JSON (`InvalidJSON`)",
-                404: "`mpi_id` or `to_mpi_id` names no patient",
+                404: "`mpi_id` or `to_mpi_id` names no patient, `records[i]` no record",
                 409: "`mpi_id` was merged while the request waited",
-                422: "A bad field (named): `records[i]` not on this patient, `records` naming "
-                "all of them, `to_mpi_id` this patient",
+                422: "A bad field (named): `records[i]` on another patient (or named twice), "
+                "`records` naming all of them, `to_mpi_id` this patient",
             }
         ),
     },

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic.config import JsonDict
 
 from mpi_api.adjudications.schemas import RecordKey
-from mpi_store.contracts import MAX_ID, StorableText
+from mpi_store.contracts import StorableText
 from mpi_store.enums import GoldenStatus, LinkSource, LinkState, MatchResult
 
 
@@ -111,8 +111,8 @@ class UnmergeCreate(BaseModel):
     merge_id: int | None = Field(
         default=None,
         ge=1,
-        le=MAX_ID,
-        description="The merge to undo (its `patient.merged` event); none: the latest",
+        description="The merge to undo (its `patient.merged` event); none: the latest (only "
+        "compared with it, never looked up: any other number is `409`)",
     )
     reason: StorableText | None = Field(default=None, max_length=1000)
 

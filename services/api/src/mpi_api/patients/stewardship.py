@@ -20,9 +20,20 @@ from mpi_api.patients.schemas import MergeCreate, SplitCreate, UnmergeCreate
 from mpi_api.records.service import refresh_golden
 from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
 from mpi_store.enums import EventType, LinkSource, LinkState, MatchResult
-from mpi_store.errors import Conflict, InvalidInput, MergeConflict, PatientNotFound
+from mpi_store.errors import (
+    Conflict,
+    InvalidInput,
+    MergeConflict,
+    PatientNotFound,
+    RecordNotFound,
+)
 from mpi_store.models import Event, GoldenRecord, Link, SourceRecord
-from mpi_store.repositories import EventRepository, GoldenRecordRepository, LinkRepository
+from mpi_store.repositories import (
+    EventRepository,
+    GoldenRecordRepository,
+    LinkRepository,
+    SourceRecordRepository,
+)
 from mpi_store.survivorship import survive
 
 log = logging.getLogger(__name__)
@@ -241,8 +252,11 @@ def split(session: Session, *, mpi_id: str, body: SplitCreate, actor: str) -> Sp
     members = links.records_of_golden(this.id)
     on_patient = {(r.source, r.source_record_id): (r, link) for r, link in members}
     chosen: dict[int, tuple[SourceRecord, Link]] = {}
+    records = SourceRecordRepository(session)
     for i, key in enumerate(body.records):
         member = on_patient.get((key.source, key.source_record_id))
+        if member is None and records.get_by_key(key.source, key.source_record_id) is None:
+            raise RecordNotFound(f"records[{i}]: names no record")
         if member is None or member[1].id in chosen:
             raise InvalidInput(f"records[{i}]: not a record of {this.mpi_id} (or named twice)")
         chosen[member[1].id] = member
