@@ -175,3 +175,21 @@ def test_a_new_record_of_both_unmerged_patients_waits_instead_of_joining_them(
     assert [g.status for g in goldens] == ["active", "active"]
     assert "FAC2" not in _sources(steward, first["mpi_id"])
     assert "FAC1" not in _sources(steward, split["to_mpi_id"])
+
+
+def test_a_decisions_merge_can_be_undone_too(steward, make_record, moved):
+    """A MATCH decision that empties a patient merges it; unmerging it gives the record back."""
+    first = _post(steward, make_record(source="FAC1"))
+    second = _post(steward, make_record(source="FAC2", **moved))
+    link = _link(steward, "FAC2")
+    steward.post(
+        f"/links/{link['id']}/decision",
+        json={"match_result": "MATCH", "mpi_id": first["mpi_id"], "version": link["version"]},
+    )
+
+    done = steward.post(f"/patients/{second['mpi_id']}/unmerge")
+
+    assert done.status_code == 200, done.text
+    assert done.json()["restored"] == [{"source": "FAC2", "source_record_id": "MRN000002"}]
+    assert _sources(steward, second["mpi_id"]) == ["FAC2"]
+    assert _sources(steward, first["mpi_id"]) == ["FAC1"]
