@@ -94,6 +94,15 @@ def make_key(session_factory: sessionmaker[Session]) -> Callable[..., str]:
 
 
 @pytest.fixture
+def steward(client: TestClient, make_key: Callable[..., str]) -> TestClient:
+    """A client with a key named `test` that may write records, read patients and decide
+    links (merge, unmerge, split)."""
+    scopes = [Scope.RECORDS_WRITE, Scope.PATIENTS_READ, Scope.LINKS_WRITE]
+    client.headers["Authorization"] = f"Bearer {make_key(scopes)}"
+    return client
+
+
+@pytest.fixture
 def make_record() -> Callable[..., dict[str, Any]]:
     counter = iter(range(1, 1_000_000))
 

@@ -14,14 +14,6 @@ from mpi_store.models import Event
 DEMOGRAPHIC_VALUES = ("Maria", "Gonzalez", "1984-03-12", "512-44-9087", "Elm", "Mary", "Oak")
 
 
-@pytest.fixture
-def steward(client, make_key):
-    """A client with a key named `test` that may write records and decide links."""
-    scopes = [Scope.RECORDS_WRITE, Scope.PATIENTS_READ, Scope.LINKS_WRITE]
-    client.headers["Authorization"] = f"Bearer {make_key(scopes)}"
-    return client
-
-
 def _link(client, source):
     (item,) = client.get("/links", params={"source": source}).json()["items"]
     return item

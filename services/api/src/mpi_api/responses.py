@@ -50,3 +50,13 @@ def error_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, A
         if code == 503:
             responses[code]["headers"] = _RETRY_AFTER
     return responses
+
+
+class MergeConflictRead(ErrorRead):
+    """`409 MergeConflict`: the two patients' records disagree (fields and record keys only);
+    a `Conflict` (the patient merged while the request waited) has no `conflicts`."""
+
+    conflicts: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="`{field, system, records: [{source, source_record_id}, ...]}` each",
+    )

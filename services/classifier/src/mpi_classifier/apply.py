@@ -210,7 +210,9 @@ def _merge(
                     probability=link.probability,
                     reason=reason,
                 )
-        goldens.redirect(absorbed, survivor=survivor)
+        goldens.redirect(
+            absorbed, survivor=survivor, link_ids=[link.id for _, link in members_absorbed]
+        )
     else:
         survivor = mine
     if relink:

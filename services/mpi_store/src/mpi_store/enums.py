@@ -47,6 +47,10 @@ class EventType(StrEnum):
     PATIENT_UPDATED = "patient.updated"
     # The absorbed mpi_id now redirects to `data.redirect_to`.
     PATIENT_MERGED = "patient.merged"
+    # A steward undid a merge: the mpi_id is active again with the records it had then.
+    PATIENT_UNMERGED = "patient.unmerged"
+    # A steward moved records off the patient onto `data.to_mpi_id`, kept apart from it.
+    PATIENT_SPLIT = "patient.split"
     LINK_CREATED = "link.created"
     LINK_UPDATED = "link.updated"
 

@@ -12,7 +12,8 @@ MPIError
 ├── Unauthorized (401)
 ├── Forbidden (403)
 ├── Conflict (409)
-│   └── StaleVersion      (a write named a version that is no longer current; carries it)
+│   ├── StaleVersion      (a write named a version that is no longer current; carries it)
+│   └── MergeConflict     (two patients' records disagree; carries the fields and record keys)
 ├── PayloadTooLarge (413)
 ├── InternalError (500)   (anything unexpected; logged by type and request id only)
 └── DependencyUnavailable (503)
@@ -88,6 +89,15 @@ class StaleVersion(Conflict):
 
     def body(self) -> dict[str, object]:
         return {**super().body(), "current_version": self.current_version}
+
+
+class MergeConflict(Conflict):
+    def __init__(self, detail: str, *, conflicts: list[dict[str, object]]) -> None:
+        super().__init__(detail)
+        self.conflicts = conflicts
+
+    def body(self) -> dict[str, object]:
+        return {**super().body(), "conflicts": self.conflicts}
 
 
 class PayloadTooLarge(MPIError):

@@ -237,7 +237,9 @@ def _redirect_emptied(
         if golden_id in live:
             continue
         survivor = max(sorted(targets), key=lambda target: targets[target])
-        goldens.redirect(goldens.get(golden_id), survivor=goldens.get(survivor))
+        # Its records went where the new clustering put them, not as one: no unmerge restores
+        # them (`link_ids` empty), a steward splits or decides instead.
+        goldens.redirect(goldens.get(golden_id), survivor=goldens.get(survivor), link_ids=[])
         redirected += 1
     return redirected
 

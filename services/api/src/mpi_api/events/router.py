@@ -32,8 +32,11 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> EventPage:
     """Changes after `after`, oldest first: `patient.created`, `patient.updated`,
-    `patient.merged` (the mpi_id now redirects to `data.redirect_to`), `link.created` and
-    `link.updated` (a record's match result, source or patient changed).
+    `patient.merged` (the mpi_id now redirects to `data.redirect_to`), `patient.unmerged` (a
+    steward undid merge `data.merge_id`: the mpi_id is active again, kept apart from
+    `data.survivor`), `patient.split` (a steward moved records onto `data.to_mpi_id`, kept
+    apart), `link.created` and `link.updated` (a record's match result, source or patient
+    changed).
 
     The feed is ordered by commit: an event appears once every transaction that started
     writing before it has finished, so polling with `after=next_after` never skips one.

@@ -22,7 +22,9 @@ class EventRead(BaseModel):
     data: dict[str, Any] = Field(
         description="match_result, link_source, link_state, decision_id and previous_mpi_id "
         "for link events (and actor, the API key's name, for a steward's MANUAL decision); "
-        "redirect_to for patient.merged; version for patient.updated"
+        "redirect_to and link_ids (the links it held) for patient.merged; survivor, merge_id, "
+        "link_ids and moved_since for patient.unmerged; to_mpi_id, link_ids and created for "
+        "patient.split (each with actor when a steward acted); version for patient.updated"
     )
 
 

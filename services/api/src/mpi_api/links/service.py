@@ -155,7 +155,9 @@ def _match(
             refresh_golden(session, golden=current)
         else:
             # The record's patient had no one else: it was the target all along (a merge).
-            GoldenRecordRepository(session).redirect(current, survivor=target)
+            GoldenRecordRepository(session).redirect(
+                current, survivor=target, link_ids=[link.id], actor=actor
+            )
     refresh_golden(session, golden=target)
 
 

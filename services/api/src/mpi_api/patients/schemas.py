@@ -1,14 +1,16 @@
-"""Bodies of the patients resource."""
+"""Bodies of the patients resource: reads, search, and a steward's merge, unmerge and split."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.config import JsonDict
 
+from mpi_api.adjudications.schemas import RecordKey
 from mpi_api.patients.ranking import Grade, Tier
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, Demographics
+from mpi_store.contracts import DEMOGRAPHIC_FIELDS, Demographics, StorableText
 from mpi_store.enums import GoldenStatus, LinkSource, LinkState, MatchResult
 
 
@@ -90,3 +92,113 @@ class PatientSearchRead(BaseModel):
 
 class PatientList(BaseModel):
     items: list[PatientRead]
+
+
+# The document states what the validator enforces: `force` needs a `reason` (not blank).
+_REASON_WITH_FORCE: JsonDict = {
+    "oneOf": [
+        {"properties": {"force": {"const": False}}},
+        {
+            "properties": {
+                "force": {"const": True},
+                "reason": {"type": "string", "pattern": "\\S"},
+            },
+            "required": ["force", "reason"],
+        },
+    ]
+}
+
+
+class MergeCreate(BaseModel):
+    """Merge `other_mpi_id` into this patient (this one survives)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_REASON_WITH_FORCE)
+
+    other_mpi_id: StorableText = Field(
+        min_length=1, max_length=40, description="The patient absorbed (it redirects here)"
+    )
+    preview: bool = Field(default=False, description="Write nothing; answer what would result")
+    force: bool = Field(default=False, description="Merge despite `conflicts` (needs `reason`)")
+    reason: StorableText | None = Field(
+        default=None,
+        validate_default=True,
+        max_length=1000,
+        description="Why, for link history (record ids, not demographics); required with force",
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _reason_with_force(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("force") and not (value and value.strip()):
+            raise ValueError("required with force")
+        return value
+
+
+class Conflict(BaseModel):
+    """Two records, one on each patient, that disagree on a field (never the values)."""
+
+    field: str = Field(description="`ssn`, `birth_date` or `identifiers`")
+    system: str | None = Field(
+        default=None, description="For `identifiers`: the system with two values"
+    )
+    records: list[RecordKey]
+
+
+class MergeRead(BaseModel):
+    merge_id: int | None = Field(
+        description="The `patient.merged` event's id (pass to `/unmerge`); null in a preview"
+    )
+    preview: bool
+    mpi_id: str = Field(description="The survivor")
+    absorbed_mpi_id: str = Field(description="Redirects (308) to the survivor once merged")
+    golden: dict[str, Any] = Field(description="Survivorship over both patients' records")
+    records: list[RecordKey]
+    conflicts: list[Conflict]
+
+
+class UnmergeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    merge_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="The merge to undo (its `patient.merged` event); none: the latest (only "
+        "compared with it, never looked up: any other number is `409`)",
+    )
+    reason: StorableText | None = Field(default=None, max_length=1000)
+
+
+class UnmergeRead(BaseModel):
+    unmerge_id: int = Field(description="The `patient.unmerged` event's id")
+    merge_id: int
+    mpi_id: str = Field(description="The patient back to life")
+    survivor_mpi_id: str = Field(description="The patient it had been merged into")
+    restored: list[RecordKey] = Field(description="Back on `mpi_id`")
+    moved_since: list[RecordKey] = Field(
+        description="Records of the merge a steward moved elsewhere since: left where they are"
+    )
+
+
+class RecordRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: StorableText = Field(min_length=1, max_length=100)
+    source_record_id: StorableText = Field(min_length=1, max_length=100)
+
+
+class SplitCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[RecordRef] = Field(min_length=1, max_length=1000)
+    to_mpi_id: StorableText | None = Field(
+        default=None, min_length=1, max_length=40, description="None: a new patient"
+    )
+    reason: StorableText | None = Field(default=None, max_length=1000)
+
+
+class SplitRead(BaseModel):
+    split_id: int = Field(description="The `patient.split` event's id")
+    mpi_id: str = Field(description="The patient the records left")
+    to_mpi_id: str = Field(description="The patient they are on now, kept apart from `mpi_id`")
+    created: bool = Field(description="`to_mpi_id` is a new patient")
+    moved: list[RecordKey]

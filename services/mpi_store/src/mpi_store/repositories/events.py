@@ -27,15 +27,24 @@ class EventRepository:
         *,
         record: SourceRecord | None = None,
         **data: Any,
-    ) -> None:
-        self.session.add(
-            Event(
-                type=event_type,
-                mpi_id=golden.mpi_id,
-                source=record.source if record else None,
-                source_record_id=record.source_record_id if record else None,
-                data={k: v for k, v in data.items() if v is not None},
-            )
+    ) -> Event:
+        event = Event(
+            type=event_type,
+            mpi_id=golden.mpi_id,
+            source=record.source if record else None,
+            source_record_id=record.source_record_id if record else None,
+            data={k: v for k, v in data.items() if v is not None},
+        )
+        self.session.add(event)
+        return event
+
+    def latest(self, event_type: EventType, mpi_id: str) -> Event | None:
+        """The newest event of this type about this patient, committed or in this transaction."""
+        return self.session.scalar(
+            select(Event)
+            .where(Event.type == event_type, Event.mpi_id == mpi_id)
+            .order_by(Event.id.desc())
+            .limit(1)
         )
 
     def page(self, *, after: int | None, limit: int) -> list[Event]:

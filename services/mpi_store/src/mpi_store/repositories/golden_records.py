@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mpi_store.enums import EventType, GoldenStatus
-from mpi_store.models import GoldenRecord
+from mpi_store.models import Event, GoldenRecord
 from mpi_store.repositories.events import EventRepository
 
 _MAX_REDIRECT_HOPS = 100
@@ -76,15 +76,31 @@ class GoldenRecordRepository:
             current = self.get(current.redirect_to)
         raise RuntimeError(f"redirect chain too long from golden record {golden.id}")
 
-    def redirect(self, absorbed: GoldenRecord, *, survivor: GoldenRecord) -> None:
-        """The absorbed `mpi_id` becomes a permanent redirect to the survivor."""
+    def redirect(
+        self, absorbed: GoldenRecord, *, survivor: GoldenRecord, link_ids: list[int], **data: Any
+    ) -> Event:
+        """The absorbed `mpi_id` becomes a redirect to the survivor; its `patient.merged` event
+        names the links it held (`link_ids`), what an unmerge gives back."""
         absorbed.status = GoldenStatus.REDIRECTED
         absorbed.redirect_to = survivor.id
         absorbed.version += 1
         self.session.flush()
-        EventRepository(self.session).append(
-            EventType.PATIENT_MERGED, absorbed, redirect_to=survivor.mpi_id
+        event = EventRepository(self.session).append(
+            EventType.PATIENT_MERGED,
+            absorbed,
+            redirect_to=survivor.mpi_id,
+            link_ids=sorted(link_ids),
+            **data,
         )
+        self.session.flush()
+        return event
+
+    def restore(self, absorbed: GoldenRecord) -> None:
+        """An unmerge: the redirected `mpi_id` is an active patient again."""
+        absorbed.status = GoldenStatus.ACTIVE
+        absorbed.redirect_to = None
+        absorbed.version += 1
+        self.session.flush()
 
     def set_attributes(self, golden: GoldenRecord, attributes: dict[str, Any]) -> None:
         if golden.attributes != attributes:
