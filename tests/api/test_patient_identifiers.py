@@ -62,7 +62,9 @@ def test_an_unknown_identifier_is_an_empty_list(client):
     assert _find(client, "urn:mpi:source:NOWHERE|1") == []
 
 
-@pytest.mark.parametrize("identifier", ["MRN-7", "|MRN-7", f"{FAC1}|", ""])
+@pytest.mark.parametrize(
+    "identifier", ["MRN-7", "|MRN-7", f"{FAC1}|", "", "0" * 300, f"{FAC1}|{'7' * 151}"]
+)
 def test_a_bad_identifier_is_422_naming_it(client, identifier):
     response = client.get("/patients", params={"identifier": identifier})
 

@@ -23,6 +23,16 @@ include-path-regex = "^/patients/\\\\{mpi_id\\\\}/(merge|split)$"
 
 [operations.checks.positive_data_acceptance]
 expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
+
+# `identifier` is `SYSTEM|VALUE` by its pattern, but schemathesis's coverage phase sends
+# values outside it as valid (an empty string; 300 zeros at a length bound). The 422 is
+# documented; tests/api/test_patient_identifiers.py pins what is accepted and what refused.
+[[operations]]
+include-path-regex = "^/patients$"
+include-method = "GET"
+
+[operations.checks.positive_data_acceptance]
+expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422", "429", "5xx"]
 """
 
 

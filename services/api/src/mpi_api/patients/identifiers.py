@@ -17,8 +17,10 @@ from mpi_store.errors import RecordNotFound
 from mpi_store.models import GoldenRecord
 from mpi_store.repositories import GoldenRecordRepository, SourceRecordRepository
 
-# What a `SYSTEM|VALUE` parameter must look like: a system without `|`, then a value.
-IDENTIFIER_PATTERN = r"^[^|]+\|.+$"
+# What a `SYSTEM|VALUE` parameter must look like: a system without `|`, then a value (each at
+# most 150 characters: the bound is in the pattern, where a fuzzer generating to the schema
+# keeps it, not in a separate maxLength it would honour alone).
+IDENTIFIER_PATTERN = r"^[^|]{1,150}\|.{1,150}$"
 
 
 def split_identifier(identifier: str) -> tuple[str, str] | None:

@@ -48,7 +48,6 @@ def find_patients(
     identifier: Annotated[
         StorableText,
         Query(
-            max_length=300,
             pattern=IDENTIFIER_PATTERN,
             description="`SYSTEM|VALUE`: a facility MRN system (the record's key) or any "
             "identifier system of the records' `identifiers`",

@@ -5,7 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.config import JsonDict
 
 from mpi_api.adjudications.schemas import RecordKey
@@ -45,6 +52,11 @@ class RedirectRead(BaseModel):
     redirect_to: str
 
 
+# A character Python's `str.strip` keeps: not whitespace to JSON Schema (`\s`) nor to Python
+# (which also strips U+001C-U+001F and U+0085), so the document and the validator agree.
+NOT_BLANK = r"[^\s\u001c-\u001f\u0085]"
+
+
 class PatientSearch(Demographics):
     """Demographics to look for (any of a record's, at least one), with how many patients to
     answer and the least probability worth answering."""
@@ -54,7 +66,10 @@ class PatientSearch(Demographics):
     model_config = ConfigDict(
         json_schema_extra={
             "anyOf": [
-                {"required": [field], "properties": {field: {"type": "string", "pattern": r"\S"}}}
+                {
+                    "required": [field],
+                    "properties": {field: {"type": "string", "pattern": NOT_BLANK}},
+                }
                 for field in DEMOGRAPHIC_FIELDS
             ]
         }
@@ -64,6 +79,14 @@ class PatientSearch(Demographics):
     min_probability: float | None = Field(
         None, ge=0, le=1, description="Leave out patients whose best record scores below it"
     )
+
+    @field_validator("limit", "min_probability", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: object) -> object:
+        # Lax mode reads `true` as 1; JSON Schema's integer still admits 46.0, so not strict.
+        if isinstance(value, bool):
+            raise ValueError("must be a number, not a boolean")
+        return value
 
     @model_validator(mode="after")
     def _something_to_look_for(self) -> PatientSearch:
