@@ -222,7 +222,7 @@ def test_a_bad_audit_query_is_422_naming_it(client, params, field):
 def test_a_redirected_patient_read_names_the_id_asked_for(client, session, stored):
     goldens = GoldenRecordRepository(session)
     absorbed = goldens.create()
-    goldens.redirect(absorbed, survivor=goldens.get_by_mpi_id(stored))
+    goldens.redirect(absorbed, survivor=goldens.get_by_mpi_id(stored), link_ids=[])
     session.flush()
 
     response = client.get(f"/patients/{absorbed.mpi_id}", follow_redirects=False)
