@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import socket
 import subprocess
 import sys
+import time
 
 import httpx
 import pytest
@@ -52,8 +54,26 @@ def test_up_serves_the_api_and_stops_on_ctrl_c(database_url, committed_engine, m
         assert (first.status_code, second.status_code) == (201, 200)
         assert second.json()["mpi_id"] == first.json()["mpi_id"]
         assert patient.json()["golden"]["family_name"] == "Doe"
+        # An idle connection outlives a client's own keep-alive (httpx: 5 s), so the server
+        # never closes one as the client reuses it (that cuts the request).
+        assert httpx.Limits().keepalive_expiry == 5.0
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=10)
+        try:
+            assert _get_healthz(conn) == 200
+            time.sleep(6)
+            assert _get_healthz(conn) == 200
+        finally:
+            conn.close()
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", running.port)) != 0, "api still listening"
+
+
+def _get_healthz(conn: http.client.HTTPConnection) -> int:
+    """On the connection as it is (http.client reconnects only after a close it saw)."""
+    conn.request("GET", "/healthz")
+    answer = conn.getresponse()
+    answer.read()
+    return answer.status
 
 
 def _mpi(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -1,5 +1,5 @@
 """Automation never overrides a steward: the worker's apply and new records leave MANUAL links
-as they are, and their disagreement waits in the queue."""
+as they are, and their disagreement waits in the queue (a disputed link, `disputed=true`)."""
 
 from __future__ import annotations
 
@@ -52,13 +52,56 @@ def test_a_classifier_match_does_not_undo_a_steward_no_match(client, session, ma
         "manual_no_match"
     ]
     after = _link(client, "FAC2")
-    assert (after["mpi_id"], after["version"], after["link_source"], after["match_result"]) == (
+    assert (after["mpi_id"], after["link_source"], after["match_result"]) == (
         decided["mpi_id"],
-        decided["version"],
         "MANUAL",
         "NO_MATCH",
     )
     assert client.get(f"/patients/{first['mpi_id']}", follow_redirects=False).status_code == 200
+    # The disagreement waits for a steward; the decision is unchanged, its version bumped.
+    assert after["version"] == decided["version"] + 1
+    assert after["waiting_for"] == "steward"
+    dispute = after["disputed"]
+    assert (dispute["by"], dispute["proposal"], dispute["mpi_ids"]) == (
+        "classifier",
+        "join",
+        [first["mpi_id"]],
+    )
+    assert (dispute["adjudication_id"], dispute["reasons"]) == (
+        adjudication.id,
+        ["manual_no_match"],
+    )
+    queue = client.get("/links", params={"disputed": "true"}).json()["items"]
+    assert [item["id"] for item in queue] == [after["id"]]
+    assert after["id"] not in {
+        item["id"] for item in client.get("/links", params={"disputed": "false"}).json()["items"]
+    }
+
+
+def test_a_steward_settles_a_dispute_by_deciding_again(client, session, make_record, moved):
+    _gray(client, make_record, moved)
+    (adjudication,) = _pending(session, client, "FAC2")
+    decided = _decide(client, _link(client, "FAC2"), match_result="NO_MATCH")
+    apply.decide(session, adjudication_id=adjudication.id, scores=MATCHES)
+    session.expire_all()
+    disputed = _link(client, "FAC2")
+
+    stale = client.post(
+        f"/links/{disputed['id']}/decision",
+        json={"version": decided["version"], "match_result": "NO_MATCH"},
+    )
+    assert stale.status_code == 409
+    confirmed = _decide(client, disputed, match_result="NO_MATCH", reason="checked the chart")
+
+    assert (confirmed["disputed"], confirmed["waiting_for"]) == (None, None)
+    assert (confirmed["mpi_id"], confirmed["match_result"]) == (decided["mpi_id"], "NO_MATCH")
+    assert confirmed["version"] == disputed["version"] + 1
+    assert client.get("/links", params={"disputed": "true"}).json()["items"] == []
+    last = client.get(f"/links/{confirmed['id']}/history").json()["items"][-1]
+    assert (last["rule"], last["reason"]["confirmed"]) == ("manual", True)
+    assert last["reason"]["settled_dispute"]["adjudication_id"] == adjudication.id
+    # Deciding the same again changes nothing now that nothing disputes it.
+    assert _decide(client, confirmed, match_result="NO_MATCH") == confirmed
 
 
 @pytest.mark.parametrize("scores", [MATCHES, NO_MATCHES], ids=["match", "no_match"])
@@ -73,12 +116,17 @@ def test_a_classifier_verdict_leaves_a_steward_match_as_it_is(
 
     session.expire_all()
     after = _link(client, "FAC2")
-    assert (after["mpi_id"], after["version"], after["link_source"], after["match_result"]) == (
+    assert (after["mpi_id"], after["link_source"], after["match_result"]) == (
         first["mpi_id"],
-        decided["version"],
         "MANUAL",
         "MATCH",
     )
+    if scores is MATCHES:
+        assert (after["version"], after["disputed"]) == (decided["version"], None)
+    else:
+        # The classifier would separate what the steward joined: disputed, not undone.
+        assert after["version"] == decided["version"] + 1
+        assert (after["disputed"]["proposal"], after["disputed"]["mpi_ids"]) == ("separate", [])
 
 
 def test_a_new_record_of_both_patients_waits_instead_of_joining_them(client, session, make_record):

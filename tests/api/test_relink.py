@@ -11,14 +11,14 @@ from mpi_api.bulk import bulk_load
 from mpi_api.bulk.relink import relink
 from mpi_api.cli import app
 from mpi_api.links.schemas import LinkDecisionCreate
-from mpi_api.links.service import decide
+from mpi_api.links.service import decide, list_links
 from mpi_linker.frames import frame, read_records
 from mpi_linker.model.artifact import load
 from mpi_linker.model.train import self_train
 from mpi_store.datasets import iter_payloads
 from mpi_store.db import unit_of_work
 from mpi_store.models import Event, GoldenRecord, Link
-from mpi_store.repositories import LinkRepository
+from mpi_store.repositories import LinkRepository, QueueFilters, QueueSort
 from tests.api.test_bulk import _partition as bulk_partition
 from tests.conftest import FIXTURE
 
@@ -116,7 +116,7 @@ def test_relink_keeps_a_steward_match_and_its_patient(session_factory, retrained
 
 def test_relink_leaves_a_steward_split_apart(session_factory):
     """A record a steward split off its patient: the same model would put it back; relink
-    leaves it on its own patient and counts the disagreement."""
+    leaves it on its own patient, counts the disagreement and disputes the link (once)."""
     _load(session_factory, load())
     with unit_of_work(session_factory) as session:
         shared = session.scalars(
@@ -126,6 +126,7 @@ def test_relink_leaves_a_steward_split_apart(session_factory):
             .order_by(Link.golden_record_id)
         ).first()
         link = LinkRepository(session).records_of_golden(shared)[0][1]
+        left = session.get_one(GoldenRecord, shared).mpi_id
         split = decide(
             session,
             link_id=link.id,
@@ -144,7 +145,27 @@ def test_relink_leaves_a_steward_split_apart(session_factory):
     assert ids_after == ids_before
     with session_factory() as session:
         kept = session.get(Link, link.id)
-        assert (kept.link_source, kept.version) == ("MANUAL", split.row.link.version)
+        assert (kept.link_source, kept.version) == ("MANUAL", split.row.link.version + 1)
+        assert (kept.golden_record_id, kept.match_result) == (
+            split.row.link.golden_record_id,
+            "NO_MATCH",
+        )
+        dispute = {k: v for k, v in kept.disputed.items() if k != "at"}
+        assert dispute == {
+            "by": "relink",
+            "proposal": "join",
+            "mpi_ids": [left],
+            "model_version": load().version,
+        }
+        (queued,), _ = list_links(
+            session, filters=QueueFilters(disputed=True), sort=QueueSort.AGE, cursor=None, limit=10
+        )
+        assert queued.row.link.id == link.id
+
+    with unit_of_work(session_factory) as session:
+        relink(session, artifact=load())
+    with session_factory() as session:
+        assert session.get(Link, link.id).version == split.row.link.version + 1
 
 
 def test_the_command_relinks_or_names_what_to_give(database_url, committed_engine, monkeypatch):

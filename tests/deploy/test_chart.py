@@ -81,7 +81,18 @@ MODEL_FROM_IMAGE = {
 
 def uvicorn(factory: str, port: int) -> list[str]:
     """The agreed command of an HTTP process."""
-    return ["uvicorn", factory, "--factory", "--host", "0.0.0.0", "--port", str(port)]
+    return [
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        # Past any client's idle timeout (`mpi up` serves the same: mpi_api.cli).
+        "--timeout-keep-alive",
+        "75",
+    ]
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,18 @@ HADOLINT = Path(sys.executable).parent / "hadolint"
 
 def uvicorn(factory: str, port: int) -> list[str]:
     """The agreed command of an HTTP process."""
-    return ["uvicorn", factory, "--factory", "--host", "0.0.0.0", "--port", str(port)]
+    return [
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        str(port),
+        # Past any client's idle timeout (`mpi up` serves the same: mpi_api.cli).
+        "--timeout-keep-alive",
+        "75",
+    ]
 
 
 TARGETS = {

@@ -119,6 +119,12 @@ def _adjudication_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("mpi_classifier", "celery"))
 
 
+# Idle keep-alive connections are kept past any client's or load balancer's own idle timeout
+# (httpx 5 s, nginx and cloud load balancers 60 s): a server closing a connection at the moment
+# a client reuses it cuts that request (uvicorn's default is 5 s, the same as httpx's).
+KEEP_ALIVE_SECONDS = 75
+
+
 def _uvicorn(factory: str, host: str, port: int) -> list[str]:
     return [
         sys.executable,
@@ -130,6 +136,8 @@ def _uvicorn(factory: str, host: str, port: int) -> list[str]:
         host,
         "--port",
         str(port),
+        "--timeout-keep-alive",
+        str(KEEP_ALIVE_SECONDS),
         "--no-access-log",
     ]
 

@@ -7,7 +7,9 @@ survivor's golden record is recomputed. Guards still apply: golden records holdi
 SSNs or identifiers are not merged (verdict `review`: the adjudication says why, and the
 record's link is POSSIBLE_MATCH and provisional, in the stewards' queue). MANUAL links are
 never changed by automation, and a steward's NO_MATCH keeps its record's patient apart from the
-patients it names (`Link.kept_apart_from`).
+patients it names (`Link.kept_apart_from`); a verdict that disagrees with a MANUAL link (it
+would join the record with a patient it is not on, or separate it from the candidate's patient
+it is on) disputes the link instead (`LinkRepository.dispute`), in the stewards' queue.
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
     if verdict is Verdict.REVIEW:
         adjudication.review_reasons = why
         _await_review(session, adjudication, scores, why)
+    elif verdict is Verdict.NO_MATCH:
+        _dispute_separation(session, adjudication, scores)
     session.flush()
     if verdict is Verdict.NO_MATCH:
         finalise_no_match(session, record_id=adjudication.record_id)
@@ -136,7 +140,12 @@ def _await_review(
     provisional on the patient it is on (HAPI MDM does the same), unless a steward decided it."""
     links = LinkRepository(session)
     link = links.get_for_record(adjudication.record_id)
-    if link is None or link.link_source == LinkSource.MANUAL:
+    if link is None:
+        return
+    if link.link_source == LinkSource.MANUAL:
+        candidate = links.get_for_record(adjudication.candidate_record_id)
+        if candidate is not None and candidate.golden_record_id != link.golden_record_id:
+            _dispute(session, link, adjudication, scores, "join", [candidate], reasons=why)
         return
     if (link.match_result, link.link_state) == (MatchResult.POSSIBLE_MATCH, LinkState.PROVISIONAL):
         return
@@ -149,6 +158,44 @@ def _await_review(
         probability=link.probability,
         reason=_reason(adjudication, scores, rule="review", guards=why),
     )
+
+
+def _dispute_separation(session: Session, adjudication: Adjudication, scores: Scores) -> None:
+    """A no-match for a record a steward put on the candidate's patient."""
+    links = LinkRepository(session)
+    link = links.get_for_record(adjudication.record_id)
+    candidate = links.get_for_record(adjudication.candidate_record_id)
+    if (
+        link is not None
+        and candidate is not None
+        and link.link_source == LinkSource.MANUAL
+        and link.golden_record_id == candidate.golden_record_id
+    ):
+        _dispute(session, link, adjudication, scores, "separate", [], reasons=[])
+
+
+def _dispute(
+    session: Session,
+    link: Link,
+    adjudication: Adjudication,
+    scores: Scores,
+    proposal: str,
+    joining: list[Link],
+    *,
+    reasons: list[str],
+) -> None:
+    goldens = GoldenRecordRepository(session)
+    mpi_ids = [goldens.survivor(goldens.get(other.golden_record_id)).mpi_id for other in joining]
+    if LinkRepository(session).dispute(
+        link,
+        by="classifier",
+        proposal=proposal,
+        mpi_ids=mpi_ids,
+        model_version=scores.model_id,
+        adjudication_id=adjudication.id,
+        reasons=reasons,
+    ):
+        log.info("adjudication %s: %s disputes MANUAL link %s", adjudication.id, proposal, link.id)
 
 
 def _merge(

@@ -16,8 +16,10 @@ Steward decisions are never overridden: a MANUAL link stays as it is, and its pa
 its `mpi_id` (the new patient holding the record keeps it, unless that patient would hold
 records of one a steward's NO_MATCH keeps apart); records the new model puts with it follow
 it, the others go where the model puts them. Where the model disagrees (it would move a
-MANUAL record), the report counts it and the log names the record ids. Run it while nothing
-else writes (api and worker stopped): it is one transaction over every record.
+MANUAL record), the link is disputed (`LinkRepository.dispute`: in the stewards' queue,
+`GET /links?disputed=true`, with the patients the model would join it with), the report counts
+it and the log names the link ids. Run it while nothing else writes (api and worker stopped):
+it is one transaction over every record.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) 
         link = current[record.id]
         if record.id in manual:
             if golden_of.get(outcome.position) != link.golden_record_id:
-                disagreements.append(record.id)
+                disagreements.append(link)
         elif _differs(link, outcome, placement[record.id]):
             links.change(
                 link,
@@ -133,8 +135,7 @@ def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) 
                 match_weight=outcome.match_weight,
             )
             changed += 1
-    if disagreements:
-        log.info("relink kept MANUAL links the new model disagrees with: records %s", disagreements)
+    _dispute(session, records, decided, placement, disagreements)
     redirected = _redirect_emptied(session, stored_golden, placement)
     members: defaultdict[int, list[StoredRecord]] = defaultdict(list)
     for record in records:
@@ -153,6 +154,39 @@ def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) 
         match_results=dict(Counter(str(o.match_result) for o in decided.outcomes)),
         manual_links_kept=len(manual),
         manual_disagreements=len(disagreements),
+    )
+
+
+def _dispute(
+    session: Session,
+    records: Sequence[StoredRecord],
+    decided: Decided,
+    placement: dict[int, int],
+    disagreements: list[Link],
+) -> None:
+    """Each MANUAL link the model would move waits for a steward, with the patients the model
+    puts its record's fellows on (none: the model would take it off its patient alone)."""
+    if not disagreements:
+        return
+    fellows: defaultdict[int, set[int]] = defaultdict(set)
+    position_of = {}
+    for record, outcome in zip(records, decided.outcomes, strict=True):
+        fellows[outcome.position].add(placement[record.id])
+        position_of[record.id] = outcome.position
+    goldens = GoldenRecordRepository(session)
+    links = LinkRepository(session)
+    for link in disagreements:
+        others = fellows[position_of[link.record_id]] - {link.golden_record_id}
+        links.dispute(
+            link,
+            by="relink",
+            proposal="join" if others else "separate",
+            mpi_ids=sorted(golden.mpi_id for golden in goldens.by_ids(sorted(others))),
+            model_version=decided.model_version,
+        )
+    log.info(
+        "relink kept MANUAL links the new model disagrees with, now disputed: links %s",
+        [link.id for link in disagreements],
     )
 
 

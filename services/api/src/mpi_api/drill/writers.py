@@ -36,12 +36,15 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     written: set[tuple[str, str]] = field(default_factory=set)
     unavailable_without_retry_after: int = 0
-    transport_errors: int = 0
+    # Requests that got no answer, by httpx's exception name.
+    transport_errors: Counter[str] = field(default_factory=Counter)
 
-    def record(self, key: tuple[str, str], answer: httpx.Response | None, seconds: float) -> None:
+    def record(
+        self, key: tuple[str, str], answer: httpx.Response | httpx.TransportError, seconds: float
+    ) -> None:
         with self.lock:
-            if answer is None:
-                self.transport_errors += 1
+            if isinstance(answer, httpx.TransportError):
+                self.transport_errors[type(answer).__name__] += 1
                 return
             self.statuses[answer.status_code] += 1
             self.latencies.append(seconds)
@@ -141,9 +144,9 @@ def _post(client: httpx.Client, tally: Tally, body: dict[str, Any]) -> None:
     key = (body["source"], body["source_record_id"])
     started = time.perf_counter()
     try:
-        answer: httpx.Response | None = client.post("/records", json=body)
-    except httpx.TransportError:
-        answer = None
+        answer: httpx.Response | httpx.TransportError = client.post("/records", json=body)
+    except httpx.TransportError as error:
+        answer = error
     tally.record(key, answer, time.perf_counter() - started)
 
 
@@ -227,7 +230,13 @@ def _judge_writers(stack: Stack, tally: Tally, elapsed: float, check: Check) -> 
         "lost 2xx": lost,
     }
     check.expect(server_errors == 0, f"{server_errors} server errors")
-    check.expect(tally.transport_errors == 0, f"{tally.transport_errors} connection failures")
+    failures = sum(tally.transport_errors.values())
+    check.expect(
+        failures == 0,
+        f"{failures} connection failures ("
+        + ", ".join(f"{name} {n}" for name, n in sorted(tally.transport_errors.items()))
+        + ")",
+    )
     check.expect(duplicates == 0, f"{duplicates} duplicate records")
     check.expect(unlinked == 0, f"{unlinked} records not linked exactly once")
     check.expect(lost == 0, f"{lost} acknowledged writes lost")

@@ -12,6 +12,7 @@ from mpi_api.deps import ReaderDep, SessionDep, StewardDep
 from mpi_api.links import explanation, service
 from mpi_api.links.explanation_schemas import LinkExplanationRead
 from mpi_api.links.schemas import (
+    DisputeRead,
     LinkDecisionCreate,
     LinkHistoryRead,
     LinkPage,
@@ -43,6 +44,10 @@ def list_links(
     ] = None,
     link_source: LinkSource | None = None,
     link_state: LinkState | None = None,
+    disputed: Annotated[
+        bool | None,
+        Query(description="`true`: MANUAL decisions automation disagrees with, waiting too"),
+    ] = None,
     source: Annotated[StorableText | None, Query(max_length=100)] = None,
     mpi_id: Annotated[
         StorableText | None, Query(max_length=40, description="Links to this patient")
@@ -62,7 +67,8 @@ def list_links(
 ) -> LinkPage:
     """The review queue: links by the filters, each with its record's key, patient, scores,
     guards, gray pairs and why it waits (`waiting_for`). Every provisional link and every pair
-    the classifier left for review is `match_result=POSSIBLE_MATCH`."""
+    the classifier left for review is `match_result=POSSIBLE_MATCH`; every MANUAL decision a
+    relink or a classifier verdict disagrees with (never overridden) is `disputed=true`."""
     golden_id = None
     if mpi_id is not None:
         golden_id = service.golden_id_of(session, mpi_id)
@@ -72,6 +78,7 @@ def list_links(
         match_result=match_result,
         link_source=link_source,
         link_state=link_state,
+        disputed=disputed,
         source=source,
         golden_record_id=golden_id,
         created_after=created_after,
@@ -107,7 +114,8 @@ def decide_link(
     alone on its patient, keeps it there apart from the patients its gray pairs proposed.
     Golden records are recomputed; link history names the key as `actor`; `link.updated`
     events carry `link_source: MANUAL` and `actor`. The same decision again answers `200`
-    and changes nothing; another on a stale `version` is `409` with `current_version`.
+    and changes nothing (on a `disputed` link it settles the dispute, the decision kept);
+    another on a stale `version` is `409` with `current_version`.
     """
     view = service.decide(session, link_id=link_id, decision=body, actor=principal.name)
     return _read(view)
@@ -193,7 +201,8 @@ def _read(view: service.LinkView) -> LinkRead:
         model_version=link.model_version,
         rule=reason.get("rule"),
         guards=sorted(reason.get("guards") or []),
-        waiting_for=_waiting_for(link.match_result, pairs),
+        waiting_for="steward" if link.disputed else _waiting_for(link.match_result, pairs),
+        disputed=DisputeRead.model_validate(link.disputed) if link.disputed else None,
         kept_apart_from=view.kept_apart_from,
         pairs=pairs,
         created_at=link.created_at,

@@ -32,6 +32,24 @@ class PairRead(BaseModel):
     )
 
 
+class DisputeRead(BaseModel):
+    """Automation disagrees with this MANUAL decision (which stands until a steward decides
+    the link again): a relink under a new model, or a classifier verdict."""
+
+    by: Literal["relink", "classifier"]
+    proposal: Literal["join", "separate"] = Field(
+        description="`join`: automation would put the record with `mpi_ids`; `separate`: it "
+        "would take the record off its patient"
+    )
+    mpi_ids: list[str] = Field(description="The patients automation would join the record with")
+    model_version: str | None = Field(
+        None, description="The linker model (relink) or classifier model that disagrees"
+    )
+    adjudication_id: int | None = Field(None, description="The classifier's pair")
+    reasons: list[str] = Field([], description="Guards or MANUAL links in the way of a merge")
+    at: dt.datetime
+
+
 class LinkRead(BaseModel):
     """A record's current link and, for a gray record, its pairs; keys, ids and scores only."""
 
@@ -47,7 +65,10 @@ class LinkRead(BaseModel):
     rule: str | None = Field(description="What decided the link: `auto`, `gray_zone`, `manual`…")
     guards: list[str] = Field(description="Guards that fired on this decision")
     waiting_for: WaitingFor | None = Field(
-        description="Why a POSSIBLE_MATCH waits; null when nothing does"
+        description="Why a POSSIBLE_MATCH or a disputed link waits; null when nothing does"
+    )
+    disputed: DisputeRead | None = Field(
+        description="Automation disagrees with this MANUAL decision; null when it does not"
     )
     kept_apart_from: list[str] = Field(
         description="Patients a steward's NO_MATCH keeps this record away from"

@@ -75,7 +75,8 @@ def read_link(session: Session, *, link_id: int) -> LinkView:
 
 
 def decide(session: Session, *, link_id: int, decision: LinkDecisionCreate, actor: str) -> LinkView:
-    """Apply a steward's decision (idempotent: the same decision again changes nothing)."""
+    """Apply a steward's decision (idempotent: the same decision again changes nothing, except
+    that on a disputed link it settles the dispute)."""
     advisory_lock_keys(session, [LINK_CHANGE_LOCK])
     links = LinkRepository(session)
     goldens = GoldenRecordRepository(session)
@@ -91,7 +92,8 @@ def decide(session: Session, *, link_id: int, decision: LinkDecisionCreate, acto
     locked = {golden_id: goldens.lock_active(golden_id) for golden_id in sorted(patients)}
     current = locked[link.golden_record_id]
     target = locked[target_id] if target_id is not None else None
-    if _already(link, decision, current, target):
+    already = _already(link, decision, current, target)
+    if already and link.disputed is None:
         return read_link(session, link_id=link_id)
     if decision.version != link.version:
         raise StaleVersion(
@@ -100,7 +102,20 @@ def decide(session: Session, *, link_id: int, decision: LinkDecisionCreate, acto
             current_version=link.version,
         )
     reason = {"rule": "manual", "note": decision.reason, "previous_version": link.version}
-    if target is not None:
+    if already:
+        # The steward stands by the decision automation disputes: it stays, the dispute is
+        # settled (link history keeps it).
+        links.change(
+            link,
+            golden_record_id=link.golden_record_id,
+            match_result=link.match_result,
+            link_source=LinkSource.MANUAL,
+            link_state=link.link_state,
+            probability=link.probability,
+            reason={**reason, "confirmed": True},
+            actor=actor,
+        )
+    elif target is not None:
         _match(session, link, current=current, target=target, reason=reason, actor=actor)
     else:
         _no_match(session, link, current=current, reason=reason, actor=actor)

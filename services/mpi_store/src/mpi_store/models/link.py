@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import BigInteger, Double, ForeignKey, Index, Integer, String, Uuid, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mpi_store.models.base import Base, Timestamps
@@ -14,7 +15,13 @@ from mpi_store.models.base import Base, Timestamps
 class Link(Timestamps, Base):
     __tablename__ = "link"
     # The stewards' queue: one match result (POSSIBLE_MATCH) oldest first, in pages.
-    __table_args__ = (Index("ix_link_review_queue", "match_result", "updated_at", "id"),)
+    __table_args__ = (
+        Index("ix_link_review_queue", "match_result", "updated_at", "id"),
+        # The disputed MANUAL decisions, oldest first.
+        Index(
+            "ix_link_disputed", "updated_at", "id", postgresql_where=text("disputed IS NOT NULL")
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # Unique: a source record has exactly one current link, enforced by the database.
@@ -35,3 +42,7 @@ class Link(Timestamps, Base):
     kept_apart_from: Mapped[list[int]] = mapped_column(
         ARRAY(BigInteger), default=list, server_default=text("'{}'")
     )
+    # A MANUAL decision automation disagrees with (a relink under a new model, a classifier
+    # verdict): who disagreed and what it proposes (`LinkRepository.dispute`). It waits in the
+    # stewards' queue until a steward decides the link again.
+    disputed: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))

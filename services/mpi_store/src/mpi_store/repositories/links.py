@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Collection
 from typing import Any
@@ -130,6 +131,9 @@ class LinkRepository:
             link.match_weight = match_weight
         if kept_apart_from is not None:
             link.kept_apart_from = kept_apart_from
+        if actor is not None and link.disputed is not None:
+            reason = {**reason, "settled_dispute": link.disputed}
+            link.disputed = None
         link.decision_id = uuid.uuid4()
         link.version += 1
         self.session.add(
@@ -162,6 +166,25 @@ class LinkRepository:
             actor=actor,
         )
         return link
+
+    def dispute(
+        self, link: Link, *, by: str, proposal: str, mpi_ids: list[str], **detail: Any
+    ) -> bool:
+        """Put a MANUAL decision automation disagrees with in the stewards' queue, the decision
+        itself unchanged: `by` (`relink`, `classifier`) would `join` the record with the patients
+        `mpi_ids` or `separate` it from its own. The version is bumped (a steward deciding on
+        what they read before gets `409`); the same dispute again changes nothing. Returns
+        whether the link changed."""
+        dispute = {"by": by, "proposal": proposal, "mpi_ids": mpi_ids, **detail}
+        if (
+            link.disputed is not None
+            and {k: v for k, v in link.disputed.items() if k != "at"} == dispute
+        ):
+            return False
+        link.disputed = {**dispute, "at": dt.datetime.now(dt.UTC).isoformat()}
+        link.version += 1
+        self.session.flush()
+        return True
 
     def _event(self, event_type: EventType, link: Link, record: SourceRecord, **extra: Any) -> None:
         EventRepository(self.session).append(

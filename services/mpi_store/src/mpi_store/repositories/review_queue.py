@@ -32,6 +32,8 @@ class QueueFilters:
     golden_record_id: int | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+    # True: only MANUAL decisions automation disagrees with; False: none of them.
+    disputed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,10 @@ class ReviewQueueRepository:
             query = query.where(Link.created_at >= filters.created_after)
         if filters.created_before is not None:
             query = query.where(Link.created_at < filters.created_before)
+        if filters.disputed is not None:
+            query = query.where(
+                Link.disputed.is_not(None) if filters.disputed else Link.disputed.is_(None)
+            )
         if after is not None:
             query = query.where(tuple_(key, Link.id) > tuple_(*after))
         rows = self.session.execute(query.order_by(key, Link.id).limit(limit))
