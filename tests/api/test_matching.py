@@ -243,3 +243,34 @@ def test_household_member_guard():
     decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
 
     assert decision.reason["guards"] == ["possible_household_member"]
+
+
+@pytest.mark.parametrize(
+    "birth_date",
+    [dt.date(1984, 3, 13), dt.date(1948, 3, 12), dt.date(1984, 12, 3), dt.date(1994, 3, 12)],
+    ids=["day typo", "year transposed", "day and month swapped", "year digit typo"],
+)
+def test_a_birth_date_one_keying_error_apart_is_not_a_household_member(birth_date):
+    """Relatives are born years apart; a birth date one keystroke off is the same person's."""
+    record = _record(
+        100, source="FAC9", norm_given_name="lucia", birth_date=birth_date, phone="413-555-0101"
+    )
+    member = _record(1, phone="(413) 555 0101")
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
+
+    assert "possible_household_member" not in decision.reason.get("guards", [])
+
+
+@pytest.mark.parametrize(
+    "birth_date", [dt.date(1987, 6, 2), dt.date(1984, 5, 21), None], ids=["sibling", "far", "none"]
+)
+def test_a_household_member_born_on_another_day_is_guarded(birth_date):
+    record = _record(
+        100, source="FAC9", norm_given_name="lucia", birth_date=birth_date, phone="413-555-0101"
+    )
+    member = _record(1, phone="(413) 555 0101")
+
+    decision = decide(record, _scored(_candidate(1, 10, 0.9999, "auto")), {10: [member]})
+
+    assert "possible_household_member" in decision.reason.get("guards", [])

@@ -282,7 +282,7 @@ def bulk_load_command(
             f"mpi_id, {relinked.patients_created} new, {relinked.patients_redirected} redirected);"
             f" {relinked.gray_pairs} gray pairs queued; decisions {relinked.match_results}; "
             f"{relinked.manual_links_kept} MANUAL links kept ({relinked.manual_disagreements} "
-            "the new model disagrees with)"
+            "the new model disagrees with, disputed: GET /links?disputed=true)"
         )
         return
     print(

@@ -83,9 +83,23 @@ def _swapped(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 
 def _household(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """Same phone or street address (normalised `phone`, `address`), given names that are not
-    the same name: family members, the classic false merge of an MPI."""
+    the same name: family members, the classic false merge of an MPI. Not when the birth dates
+    are one keying error apart: relatives are born years apart (twins on the same day, which
+    `_twins` guards); a birth date one digit typo, transposition or day-month swap from the
+    other is one person's, keyed badly like the given name."""
     shared = any(a.get(field) and a.get(field) == b.get(field) for field in ("phone", "address"))
-    return shared and _different_given_names(a, b)
+    return shared and _different_given_names(a, b) and not _birth_date_typo(a, b)
+
+
+def _birth_date_typo(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Two different birth dates one keying error apart (YYYYMMDD digits)."""
+    if not (a.get("birth_date") and b.get("birth_date")):
+        return False
+    first, second = (str(side["birth_date"]).replace("-", "") for side in (a, b))
+    if first == second:
+        return False
+    day_month_swapped = first[:4] == second[:4] and first[4:] == second[6:] + second[4:6]
+    return day_month_swapped or damerau_levenshtein_distance(first, second) == 1
 
 
 def _conflicting_identifiers(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
