@@ -217,3 +217,35 @@ def test_a_review_puts_an_auto_link_in_the_stewards_queue_with_the_reason(
     assert AdjudicationRepository(session).get(adjudication.id).review_reasons == [
         "conflicting_ssn"
     ]
+
+
+def test_an_accepted_pair_below_the_merge_floor_waits_for_a_person(session, store):
+    """The fitted accept threshold sits below 0.5 (where F1 is best); automation merges only
+    what it finds more likely one person than two, the rest goes to review."""
+    candidate, _ = store.record(source="FAC1")
+    record, provisional, (adjudication,) = store.gray_record([candidate], source="FAC2")
+    doubtful = apply.Scores(0.9, apply.MERGE_FLOOR - 0.01, accept=True, backend="f", model_id="f")
+
+    assert apply.decide(session, adjudication_id=adjudication.id, scores=doubtful) == "review"
+
+    session.expire_all()
+    link = LinkRepository(session).get_for_record(record.id)
+    assert (link.golden_record_id, link.match_result, link.link_state) == (
+        provisional.id,
+        "POSSIBLE_MATCH",
+        "provisional",
+    )
+    assert session.get(GoldenRecord, provisional.id).status == "active"
+    assert AdjudicationRepository(session).get(adjudication.id).review_reasons == [
+        "uncertain_match"
+    ]
+
+
+def test_an_accepted_pair_at_the_merge_floor_merges(session, store):
+    candidate, kept = store.record(source="FAC1")
+    record, _, (adjudication,) = store.gray_record([candidate], source="FAC2")
+    sure = apply.Scores(0.9, apply.MERGE_FLOOR, accept=True, backend="f", model_id="f")
+
+    assert apply.decide(session, adjudication_id=adjudication.id, scores=sure) == "match"
+    session.expire_all()
+    assert LinkRepository(session).get_for_record(record.id).golden_record_id == kept.id

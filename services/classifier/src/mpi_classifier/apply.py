@@ -40,6 +40,10 @@ _DIGITS = re.compile(r"\D+")
 # Guards that forbid joining two golden records (the others route pairs to review, which is
 # what the classifier is doing).
 MERGE_GUARDS = frozenset({"conflicting_ssn", "conflicting_identifier"})
+# Automation merges only a pair its fused probability calls more likely one person than two;
+# an accepted pair below this (the fitted accept threshold sits lower, where F1 is best) waits
+# for a person: a false merge mixes two people's charts, a split waits in the queue.
+MERGE_FLOOR = 0.5
 # Relatives look alike to demographics; only a clinical history tells them apart. Without one
 # (the classifier abstained) a pair that looks like twins or a household, with given names
 # Splink finds different, goes to a person.
@@ -85,6 +89,11 @@ def decide(session: Session, *, adjudication_id: int, scores: Scores) -> Verdict
     why: list[str] = []
     if not scores.accept:
         verdict = Verdict.NO_MATCH
+    elif scores.fused_probability < MERGE_FLOOR:
+        log.info(
+            "adjudication %s: accepted below the merge floor, left for review", adjudication.id
+        )
+        verdict, why = Verdict.REVIEW, ["uncertain_match"]
     elif relatives:
         log.info(
             "adjudication %s: possible relatives without history, left for review", adjudication.id
