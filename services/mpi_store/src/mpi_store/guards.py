@@ -24,20 +24,13 @@ def pair_guards(a: Mapping[str, Any], b: Mapping[str, Any]) -> set[str]:
         guards.add("same_source_different_id")
     if a.get("ssn") and b.get("ssn") and _ssns_conflict(a["ssn"], b["ssn"]):
         guards.add("conflicting_ssn")
-    if _shared_ssn(a, b):
-        # Relatives never share an SSN: the same one (or one typo apart) is one person's.
-        pass
-    elif _twins(a, b):
+    if _twins(a, b):
         guards.add("possible_twin")
     elif _household(a, b):
         guards.add("possible_household_member")
     if _conflicting_identifiers(a, b):
         guards.add("conflicting_identifier")
     return guards
-
-
-def _shared_ssn(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    return bool(a.get("ssn") and b.get("ssn")) and not _ssns_conflict(a["ssn"], b["ssn"])
 
 
 def _ssns_conflict(first: str, second: str) -> bool:
