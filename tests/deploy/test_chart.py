@@ -14,6 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.deploy.commands import uvicorn
+
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "mpi"
 RELEASE = "mpi"
 FULLNAME = "mpi"  # the release name already contains the chart's name
@@ -77,22 +79,6 @@ MODEL_FROM_IMAGE = {
         }
     }
 }
-
-
-def uvicorn(factory: str, port: int) -> list[str]:
-    """The agreed command of an HTTP process."""
-    return [
-        "uvicorn",
-        factory,
-        "--factory",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(port),
-        # Past any client's idle timeout (`mpi up` serves the same: mpi_api.cli).
-        "--timeout-keep-alive",
-        "75",
-    ]
 
 
 def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

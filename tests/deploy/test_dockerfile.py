@@ -13,25 +13,11 @@ from pathlib import Path
 import dockerfile
 import pytest
 
+from tests.deploy.commands import uvicorn
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 HADOLINT = Path(sys.executable).parent / "hadolint"
-
-
-def uvicorn(factory: str, port: int) -> list[str]:
-    """The agreed command of an HTTP process."""
-    return [
-        "uvicorn",
-        factory,
-        "--factory",
-        "--host",
-        "0.0.0.0",
-        "--port",
-        str(port),
-        # Past any client's idle timeout (`mpi up` serves the same: mpi_api.cli).
-        "--timeout-keep-alive",
-        "75",
-    ]
 
 
 TARGETS = {
