@@ -46,7 +46,7 @@ class DisputeRead(BaseModel):
         None, description="The linker model (relink) or classifier model that disagrees"
     )
     adjudication_id: int | None = Field(None, description="The classifier's pair")
-    reasons: list[str] = Field([], description="Guards or MANUAL links in the way of a merge")
+    reasons: list[str] = Field([], description="Why the pair was not merged (`review_reasons`)")
     at: dt.datetime
 
 
