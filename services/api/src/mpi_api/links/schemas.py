@@ -34,16 +34,18 @@ class PairRead(BaseModel):
 
 class DisputeRead(BaseModel):
     """Automation disagrees with this MANUAL decision (which stands until a steward decides
-    the link again): a relink under a new model, or a classifier verdict."""
+    the link again): a relink under a new model, a classifier verdict, or the decision the
+    record's changed content gets (`record_updated`)."""
 
-    by: Literal["relink", "classifier"]
+    by: Literal["relink", "classifier", "record_updated"]
     proposal: Literal["join", "separate"] = Field(
         description="`join`: automation would put the record with `mpi_ids`; `separate`: it "
         "would take the record off its patient"
     )
     mpi_ids: list[str] = Field(description="The patients automation would join the record with")
     model_version: str | None = Field(
-        None, description="The linker model (relink) or classifier model that disagrees"
+        None,
+        description="The linker model (relink, record_updated) or classifier model that disagrees",
     )
     adjudication_id: int | None = Field(None, description="The classifier's pair")
     reasons: list[str] = Field([], description="Why the pair was not merged (`review_reasons`)")

@@ -11,11 +11,12 @@ from sqlalchemy.orm import Session
 
 from mpi_api.records import events
 from mpi_api.records.matching import Decision, LinkerMatcher
+from mpi_api.records.redecide import redecide
 from mpi_linker import normalise
 from mpi_linker.features import blocking_keys, features, lock_keys
 from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.db import advisory_lock_keys
-from mpi_store.enums import OutboxTopic
+from mpi_store.enums import LinkSource, OutboxTopic
 from mpi_store.errors import RecordNotFound
 from mpi_store.models import GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import (
@@ -54,8 +55,9 @@ def ingest_record(
     matcher: LinkerMatcher,
     dropped_values: dict[str, Any] | None = None,
 ) -> IngestResult:
-    """Upsert on `(source, source_record_id)`; a new record is linked in the same transaction.
-    `dropped_values`: the fields lenient intake dropped, as received.
+    """Upsert on `(source, source_record_id)`; a new record is linked in the same transaction,
+    a changed one decided again (`redecide`). `dropped_values`: the fields lenient intake
+    dropped, as received.
 
     Transactions for records sharing a specific blocking key are serialised (advisory locks), so two
     copies of one new patient arriving together cannot found two golden records.
@@ -94,6 +96,12 @@ def ingest_record(
         records.replace_events(existing.id, clinical_events)
         index.put(existing.id, features=linker_features, keys=keys)
         session.flush()
+        decision = matcher.decide(
+            session, record=existing, features=linker_features, blocking_keys=keys
+        )
+        golden, current = redecide(session, record=existing, decision=decision)
+        if current.link_source != LinkSource.MANUAL:
+            _request_adjudication(session, record=existing, decision=decision)
         refresh_golden(session, golden=golden)
     return IngestResult(existing, current, golden, created=False)
 
