@@ -21,9 +21,7 @@ FIXTURE = Path(__file__).parents[2] / "data" / "fixture"
 
 @pytest.fixture(scope="module")
 def scorer():
-    scorer = Scorer(load())
-    yield scorer
-    scorer.close()
+    return Scorer(load())
 
 
 def _index_fixture(session, table):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,9 +23,6 @@ from mpi_linker.settings import Settings
 from mpi_linker.term_frequencies import Refresher
 from mpi_store.db import make_engine, make_sessionmaker
 from mpi_store.settings import load_settings
-
-# Longer than any score request takes (the api gives up after a few seconds).
-_RETIRE_AFTER_SECONDS = 30.0
 
 
 @dataclass
@@ -62,7 +58,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = make_sessionmaker(engine)
         app.state.scorer = Scorer(load(settings.model_path))
-        app.state.retired = []
         refresher = None
         if settings.tf_refresh_seconds:
             refresher = Refresher(
@@ -77,10 +72,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if refresher is not None:
                 refresher.stop()
-            for scorer, retire in app.state.retired:
-                retire.cancel()
-                scorer.close()
-            app.state.scorer.close()
             engine.dispose()
 
     app = FastAPI(
@@ -101,15 +92,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def reload_model() -> dict[str, str]:
         """Serve the model file again (after `mpi linker train` wrote a new one there).
 
-        Requests already scoring finish on the old model, which is closed a little later;
-        every link records the version that decided it.
+        Requests already scoring finish on the old model; every link records the version
+        that decided it.
         """
-        previous = app.state.scorer
         app.state.scorer = Scorer(load(settings.model_path))
-        retire = threading.Timer(_RETIRE_AFTER_SECONDS, previous.close)
-        retire.daemon = True
-        app.state.retired.append((previous, retire))
-        retire.start()
         return {"model_version": app.state.scorer.artifact.version}
 
     @app.get("/metrics", operation_id="read_metrics", include_in_schema=False)

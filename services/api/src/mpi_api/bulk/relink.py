@@ -91,7 +91,6 @@ def relink(session: Session, *, artifact: ModelArtifact) -> RelinkReport:
     tfs = term_frequencies(index, scorer, features)
     with batch_predict(features, artifact, tfs) as predictions:
         decided = decide_in_order(records, predictions.by_record, scorer, artifact)
-    scorer.close()
     return _write(session, records, decided)
 
 
