@@ -35,7 +35,7 @@ import pyarrow as pa
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from mpi_api.bulk.decide import Decided, Outcome, decide_in_order
+from mpi_api.bulk.decide import Decided, decide_in_order
 from mpi_api.bulk.ingest import StoredRecord
 from mpi_api.bulk.predict import batch_predict, term_frequencies
 from mpi_api.records import service
@@ -121,7 +121,14 @@ def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) 
         if record.id in manual:
             if golden_of.get(outcome.position) != link.golden_record_id:
                 disagreements.append(link)
-        elif _differs(link, outcome, placement[record.id]):
+        elif links.would_change(
+            link,
+            golden_record_id=placement[record.id],
+            match_result=outcome.match_result,
+            link_source=outcome.link_source,
+            link_state=outcome.link_state,
+            probability=outcome.probability,
+        ):
             links.change(
                 link,
                 golden_record_id=placement[record.id],
@@ -238,22 +245,6 @@ def _keep_ids(
             kept[position] = golden_id
             used.add(golden_id)
     return kept
-
-
-def _differs(link: Link, outcome: Outcome, golden_id: int) -> bool:
-    return (
-        link.golden_record_id,
-        link.match_result,
-        link.link_source,
-        link.link_state,
-        link.probability,
-    ) != (
-        golden_id,
-        outcome.match_result,
-        outcome.link_source,
-        outcome.link_state,
-        outcome.probability,
-    )
 
 
 def _redirect_emptied(

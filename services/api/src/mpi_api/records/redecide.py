@@ -60,7 +60,14 @@ def redecide(
     current = locked[link.golden_record_id]
     target = goldens.create() if target_id is None else locked[target_id]
     session.execute(delete(Adjudication).where(Adjudication.record_id == record.id))
-    if _differs(link, decision, target.id):
+    if links.would_change(
+        link,
+        golden_record_id=target.id,
+        match_result=decision.match_result,
+        link_source=decision.link_source,
+        link_state=decision.link_state,
+        probability=decision.probability,
+    ):
         links.change(
             link,
             golden_record_id=target.id,
@@ -78,22 +85,6 @@ def redecide(
         else:
             goldens.redirect(current, survivor=target, link_ids=[link.id])
     return target, link
-
-
-def _differs(link: Link, decision: Decision, golden_id: int) -> bool:
-    return (
-        link.golden_record_id,
-        link.match_result,
-        link.link_source,
-        link.link_state,
-        link.probability,
-    ) != (
-        golden_id,
-        decision.match_result,
-        decision.link_source,
-        decision.link_state,
-        decision.probability,
-    )
 
 
 def _dispute(session: Session, link: Link, decision: Decision, *, shared: bool) -> None:

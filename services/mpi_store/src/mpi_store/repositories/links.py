@@ -100,6 +100,26 @@ class LinkRepository:
         )
         return [dict(row._mapping) for row in rows]
 
+    @staticmethod
+    def would_change(
+        link: Link,
+        *,
+        golden_record_id: int,
+        match_result: str,
+        link_source: str,
+        link_state: str,
+        probability: float | None,
+    ) -> bool:
+        """Whether a re-decision with these outcomes changes `link`: one that keeps them all
+        writes nothing (no new decision id, history row or event)."""
+        return (
+            link.golden_record_id,
+            link.match_result,
+            link.link_source,
+            link.link_state,
+            link.probability,
+        ) != (golden_record_id, match_result, link_source, link_state, probability)
+
     def change(
         self,
         link: Link,
