@@ -34,7 +34,8 @@ from typing import Any
 import pyarrow as pa
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
-from splink.internals.exceptions import SplinkException
+
+from mpi_linker.splink_adapter import SplinkException
 
 RecordKey = tuple[str, str]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
-from splink.internals.comparison_creator import ComparisonCreator
+
+from mpi_linker.splink_adapter import ComparisonCreator
 
 BLOCKING_KEYS_COLUMN = "blocking_keys"
 

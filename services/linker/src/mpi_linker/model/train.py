@@ -11,13 +11,12 @@ from typing import Any
 
 import pyarrow as pa
 from splink import DuckDBAPI, Linker, block_on
-from splink.internals.blocking_rule_creator import BlockingRuleCreator
-from splink.internals.exceptions import SplinkException
 
 from mpi_linker.frames import RECORD_KEY_SEPARATOR
 from mpi_linker.model.artifact import DEFAULT_ACCEPT_ALONE, ModelArtifact, Thresholds, version_of
 from mpi_linker.model.check import Violation, levels, repair
 from mpi_linker.model.definition import EM_SESSIONS, settings
+from mpi_linker.splink_adapter import BlockingRuleCreator, SplinkException
 from mpi_store.guards import pair_guards
 
 log = logging.getLogger(__name__)
