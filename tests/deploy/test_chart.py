@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.deploy.commands import uvicorn
+from tests.deploy.commands import http_service
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "helm" / "mpi"
 RELEASE = "mpi"
@@ -227,10 +227,10 @@ def test_the_agreed_processes_run_with_their_commands():
     }
 
     assert commands == {
-        "mpi-api": uvicorn("mpi_api.app:create_app", 8000),
-        "mpi-linker": uvicorn("mpi_linker.app:create_app", 8010),
-        "mpi-relay": ["mpi", "relay"],
-        "mpi-worker": ["mpi", "worker", "--concurrency", str(GPU["worker"]["concurrency"])],
+        "mpi-api": http_service("mpi-api", 8000),
+        "mpi-linker": http_service("mpi-linker", 8010),
+        "mpi-relay": ["mpi-relay"],
+        "mpi-worker": ["mpi-worker", "--concurrency", str(GPU["worker"]["concurrency"])],
         "mpi-vllm": ["python3", "-m", "vllm.entrypoints.openai.api_server"],
     }
     args = pod(scenario("gpu"), "mpi-vllm")["containers"][0]["args"]

@@ -13,7 +13,7 @@ from pathlib import Path
 import dockerfile
 import pytest
 
-from tests.deploy.commands import uvicorn
+from tests.deploy.commands import http_service
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
@@ -23,14 +23,14 @@ HADOLINT = Path(sys.executable).parent / "hadolint"
 TARGETS = {
     "api": {
         "extras": set(),
-        "cmd": uvicorn("mpi_api.app:create_app", 8000),
+        "cmd": http_service("mpi-api", 8000),
     },
     "linker": {
         "extras": {"linker"},
-        "cmd": uvicorn("mpi_linker.app:create_app", 8010),
+        "cmd": http_service("mpi-linker", 8010),
     },
-    "relay": {"extras": {"classifier"}, "cmd": ["mpi", "relay"]},
-    "worker": {"extras": {"classifier", "ml"}, "cmd": ["mpi", "worker"]},
+    "relay": {"extras": {"classifier"}, "cmd": ["mpi-relay"]},
+    "worker": {"extras": {"classifier", "ml"}, "cmd": ["mpi-worker"]},
 }
 
 
@@ -135,3 +135,34 @@ def test_dockerignore_admits_exactly_what_the_build_copies():
 
     assert patterns[0] == "*"  # an allowlist: nothing enters the context by accident
     assert {p.removeprefix("!").rstrip("/") for p in patterns if p.startswith("!")} == copied
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_each_image_runs_an_entry_point_of_its_own(target):
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    scripts = pyproject["project"]["scripts"]
+
+    assert TARGETS[target]["cmd"][0] == f"mpi-{target}"
+    assert f"mpi-{target}" in scripts
+
+
+# What only the linker, the worker or training needs: the api image has none of it.
+NOT_IN_THE_API_IMAGE = ("splink", "duckdb", "torch", "transformers", "celery", "rapidfuzz")
+
+
+def test_the_api_process_needs_nothing_of_the_linker_or_worker_stacks():
+    """Imported with those packages made unimportable, as in the api image."""
+    script = f"""
+import importlib.abc, sys
+class Absent(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {NOT_IN_THE_API_IMAGE!r}:
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Absent())
+import mpi_api.serve, mpi_api.app, mpi_api.cli
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+
+    assert result.returncode == 0, result.stderr

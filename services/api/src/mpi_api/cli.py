@@ -8,14 +8,15 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import secrets
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import entry_points
+from importlib.metadata import entry_points, requires
 from pathlib import Path
 from typing import Annotated
 
@@ -83,14 +84,14 @@ def up(
     elif not adjudication:
         print("Gray-zone adjudication is off: install the `classifier` extra for relay and worker.")
     children = [
-        Child("linker", _uvicorn("mpi_linker.app:create_app", "127.0.0.1", linker_port), env),
-        Child("api", _uvicorn("mpi_api.app:create_app", host, port), env),
+        Child("linker", _service("mpi_linker.serve", "127.0.0.1", linker_port), env),
+        Child("api", _service("mpi_api.serve", host, port), env),
     ]
     if adjudication:
-        # Through this command's own plugins (`mpi relay`, `mpi worker`): mpi_api never imports
-        # the classifier package.
+        # By module name, as `mpi-relay` and `mpi-worker` run them: mpi_api never imports the
+        # classifier package.
         children += [
-            Child(name, [sys.executable, "-m", "mpi_api.cli", name], env)
+            Child(name, [sys.executable, "-m", "mpi_classifier.cli", name], env)
             for name in ("relay", "worker")
         ]
     stop = threading.Event()
@@ -119,27 +120,9 @@ def _adjudication_installed() -> bool:
     return all(importlib.util.find_spec(name) is not None for name in ("mpi_classifier", "celery"))
 
 
-# Idle keep-alive connections are kept past any client's or load balancer's own idle timeout
-# (httpx 5 s, nginx and cloud load balancers 60 s): a server closing a connection at the moment
-# a client reuses it cuts that request (uvicorn's default is 5 s, the same as httpx's).
-KEEP_ALIVE_SECONDS = 75
-
-
-def _uvicorn(factory: str, host: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        factory,
-        "--factory",
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--timeout-keep-alive",
-        str(KEEP_ALIVE_SECONDS),
-        "--no-access-log",
-    ]
+def _service(module: str, host: str, port: int) -> list[str]:
+    """An HTTP service as its entry point runs it (`mpi-api`, `mpi-linker`), quieter."""
+    return [sys.executable, "-m", module, "--host", host, "--port", str(port), "--no-access-log"]
 
 
 @app.command()
@@ -355,15 +338,48 @@ def drill(
 
 
 def _load_plugins() -> None:
+    """Each `mpi.commands` entry point's commands. One whose package needs a dependency that
+    is not installed (its extra left out, as in the api image) becomes a command saying so;
+    any other import error is a bug, and raised."""
     for entry in entry_points(group="mpi.commands"):
         try:
             command = entry.load()
-        except ImportError:
-            continue  # the package's extra is not installed; its commands stay hidden
+        except ModuleNotFoundError as error:
+            missing = (error.name or "").split(".")[0]
+            if not missing or missing.startswith("mpi_"):
+                raise
+            app.command(
+                entry.name,
+                help=f"Not installed here: needs {missing} ({_extra_of(missing)}).",
+                context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+            )(_not_installed(entry.name, missing))
+            continue
         if isinstance(command, typer.Typer):
             app.add_typer(command, name=entry.name)
         else:
             app.command(entry.name)(command)
+
+
+def _extra_of(package: str) -> str:
+    """The extra of this project that brings `package`, as an install hint."""
+    for requirement in requires("mpi") or []:
+        name = re.split(r"[\s=<>!~;\[]", requirement, maxsplit=1)[0]
+        extra = re.search(r"extra == ['\"]([\w-]+)['\"]", requirement)
+        if extra and name.lower().replace("-", "_") == package.lower():
+            return f"pip install -c constraints.txt '.[{extra.group(1)}]'"
+    return "install the project with the extra that provides it"
+
+
+def _not_installed(name: str, missing: str) -> Callable[[], None]:
+    def command() -> None:
+        typer.secho(
+            f"mpi {name} needs {missing}, which is not installed here: {_extra_of(missing)}",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise typer.Exit(2)
+
+    return command
 
 
 def main() -> None:

@@ -1,4 +1,5 @@
-"""`mpi relay` and `mpi worker`: the adjudication processes (registered as `mpi.commands`)."""
+"""The adjudication processes: `mpi-relay` and `mpi-worker` (also `mpi relay` and `mpi worker`,
+registered as `mpi.commands`, and `python -m mpi_classifier.cli relay|worker`)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,20 @@ def worker(
             "--without-mingle",
         ]
     )
+
+
+def relay_main() -> None:
+    """`mpi-relay`."""
+    typer.run(relay)
+
+
+def worker_main() -> None:
+    """`mpi-worker`."""
+    typer.run(worker)
+
+
+if __name__ == "__main__":
+    processes = typer.Typer(add_completion=False)
+    processes.command("relay")(relay)
+    processes.command("worker")(worker)
+    processes()

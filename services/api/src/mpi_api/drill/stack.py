@@ -92,7 +92,12 @@ class Stack:
             worker = self.child_pid("worker")
             pool = _children(worker) if worker is not None else []
             return pool[0] if pool else None
-        marker = {"linker": "mpi_linker.app", "api": "mpi_api.app"}.get(name, f"mpi_api.cli {name}")
+        marker = {
+            "linker": "mpi_linker.serve",
+            "api": "mpi_api.serve",
+            "relay": "mpi_classifier.cli relay",
+            "worker": "mpi_classifier.cli worker",
+        }[name]
         for child in _children(self.supervisor_pid):
             if marker in _cmdline(child):
                 return child

@@ -1,0 +1,25 @@
+"""How an HTTP service runs: uvicorn on an app factory, with the keep-alive every deployment
+shares (`mpi-api`, `mpi-linker`, their images, the chart and `mpi up` all start them this way).
+"""
+
+from __future__ import annotations
+
+# Idle keep-alive connections are kept past any client's or load balancer's own idle timeout
+# (httpx 5 s, nginx and cloud load balancers 60 s): a server closing a connection at the moment
+# a client reuses it cuts that request (uvicorn's default is 5 s, the same as httpx's).
+KEEP_ALIVE_SECONDS = 75
+
+
+def serve(factory: str, *, host: str, port: int, access_log: bool = True) -> None:
+    """Serve the app `factory` (`module:function`) until SIGTERM or Ctrl-C. The access log
+    is on by default (the api drops query strings from it: `mpi_api.logs`)."""
+    import uvicorn
+
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=host,
+        port=port,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        access_log=access_log,
+    )
