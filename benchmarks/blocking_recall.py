@@ -3,13 +3,20 @@
 For each dataset folder (records, events, truth): the share of true record pairs sharing at
 least one blocking key (demographic keys only, then with history keys), candidate pairs per
 record, the pairs history keys add, and index keys per record. Blocks of more than 200 records
-are left out, as the bulk load's batch predict leaves them out (`mpi_api.bulk.predict`); the
-recall over every block is reported beside it.
+are left out, as the bulk load's batch predict and the online candidate search leave them out
+(`mpi_linker.features.MAX_BLOCK_SIZE`); the recall over every block is reported beside it.
+
+`--background N` also searches each record online, as the linker does, among N synthetic
+stored records (`population.py`) and the folder's earlier records: its 200 candidates sharing
+the most keys, with every key (the search before 2026-12-04) and with the generic keys left
+out (held by MAX_BLOCK_SIZE stored records or more: the search now). It reports the share of
+true pairs whose earlier record is among the later one's candidates.
 
 `--sweep` fits the rarity table on the (training) folder given and tries band / row / rarity
 parameters on it: the way the shipped parameters were chosen. Never sweep on data/eval.
 
 Usage: .venv/bin/python benchmarks/blocking_recall.py --data data/eval --data data/fixture
+       .venv/bin/python benchmarks/blocking_recall.py --data data/eval --background 1000000
        .venv/bin/python benchmarks/blocking_recall.py --sweep --data /tmp/train
 """
 
@@ -17,10 +24,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import itertools
 import json
+import random
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,15 +38,16 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from mpi_linker.features import blocking_keys, features
+from mpi_linker.features import MAX_BLOCK_SIZE, blocking_keys, features
 from mpi_linker.frames import read_events, read_records, read_truth, record_key
 from mpi_linker.history_keys import HistoryParameters, Rarity, history_keys, shipped_rarity
 
 sys.path.insert(0, str(Path(__file__).parent))
+from population import name_pools, person
 from report import report
 
-MAX_BLOCK_SIZE = 200  # mpi_api.bulk.predict.MAX_BLOCK_SIZE (the api is not imported here)
 EVALUATION_SEED = 67890
+MAX_CANDIDATES = 200  # the linker's default cap (mpi_linker.settings)
 
 
 def _pairs(keys: Sequence[Iterable[str]], *, cap: int | None) -> np.ndarray:
@@ -134,6 +144,75 @@ def measure(
     return row
 
 
+def background_keys(count: int) -> list[list[str]]:
+    """Blocking keys of `count` synthetic stored records (no clinical history)."""
+    rng = random.Random(1)
+    given, family = name_pools()
+    return [
+        blocking_keys(features(person(rng, given, family, "SEED", str(i)))) for i in range(count)
+    ]
+
+
+def online(data: Dataset, background: list[list[str]]) -> dict[str, Any]:
+    """The folder's records in file order, each searched among the records stored before it
+    (the background first) and then stored, as the linker does; every key, then without the
+    generic ones. Recall: true pairs whose earlier record the later one finds."""
+    hist = [history_keys(data.events.get(key, [])) for key in data.ids]
+    keys = [sorted({*d, *h}) for d, h in zip(data.demographic, hist, strict=True)]
+    n = len(data.ids)
+    earlier: dict[int, list[int]] = defaultdict(list)
+    for code in data.true.tolist():
+        earlier[code % n].append(code // n)
+    postings: dict[str, list[int]] = defaultdict(list)
+    for stored, record_keys in enumerate(background):
+        for key in record_keys:
+            postings[key].append(stored)
+    offset = len(background)
+    found = {"every_key": 0, "specific_keys": 0}
+    candidates = dict.fromkeys(found, 0)
+    capped = dict.fromkeys(found, 0)
+    left_out = 0
+    for j, record_keys in enumerate(keys):
+        specific = [k for k in record_keys if len(postings.get(k, ())) < MAX_BLOCK_SIZE]
+        left_out += len(record_keys) - len(specific)
+        for mode, used in (("every_key", record_keys), ("specific_keys", specific)):
+            shared: Counter[int] = Counter()
+            for key in used:
+                shared.update(postings.get(key, ()))
+            # The index's order: most shared keys first, then the earliest stored.
+            kept = heapq.nsmallest(MAX_CANDIDATES, shared.items(), key=lambda c: (-c[1], c[0]))
+            chosen = {record for record, _ in kept}
+            found[mode] += sum(1 for i in earlier.get(j, ()) if offset + i in chosen)
+            candidates[mode] += len(kept)
+            capped[mode] += len(shared) > MAX_CANDIDATES
+        for key in record_keys:
+            postings[key].append(offset + j)
+    true = max(data.true.size, 1)
+    row: dict[str, Any] = {
+        "dataset": data.name,
+        "stored_before": f"{offset:,} + earlier",
+        "generic_keys_per_record": round(left_out / n, 2),
+    }
+    for mode in found:
+        row[f"online_recall_{mode}"] = round(found[mode] / true, 4)
+        row[f"candidates_per_record_{mode}"] = round(candidates[mode] / n, 1)
+        row[f"cap_hits_{mode}"] = round(capped[mode] / n, 4)
+    return row
+
+
+ONLINE_COLUMNS = {
+    "dataset": "dataset",
+    "stored": "stored_before",
+    "recall, every key": "online_recall_every_key",
+    "recall, generic keys left out": "online_recall_specific_keys",
+    "candidates/record, every key": "candidates_per_record_every_key",
+    "candidates/record, left out": "candidates_per_record_specific_keys",
+    "cap hits, every key": "cap_hits_every_key",
+    "cap hits, left out": "cap_hits_specific_keys",
+    "generic keys/record": "generic_keys_per_record",
+}
+
+
 COLUMNS = {
     "dataset": "dataset",
     "records": "records",
@@ -209,6 +288,9 @@ def main(
     sweep_parameters: Annotated[
         bool, typer.Option("--sweep", help="Fit rarity on the (training) folder and sweep")
     ] = False,
+    background: Annotated[
+        int, typer.Option(help="Also search online among this many stored records")
+    ] = 0,
     out: Annotated[Path, typer.Option()] = Path("benchmarks/results/blocking_recall.json"),
 ) -> None:
     if sweep_parameters:
@@ -222,6 +304,17 @@ def main(
     ]
     title = f"Blocking recall (history keys: {rarity.parameters}, fitted on {rarity.records})"
     report("blocking_recall", title, COLUMNS, results, out)
+    if background:
+        stored = background_keys(background)
+        rows = [online(load(folder), stored) for folder in data]
+        title = f"Online candidate search among {background:,} stored records"
+        report(
+            "blocking_recall_online",
+            title,
+            ONLINE_COLUMNS,
+            rows,
+            out.with_stem(out.stem + "_online"),
+        )
 
 
 if __name__ == "__main__":

@@ -203,9 +203,8 @@ def test_compiled_scores_equal_splink_predict(population, model):
         row = records[pair[f"unique_id_{s}"]]
         return {**row, **{f"tf_{c}": pair.get(f"tf_{c}_{s}") for c in TF_COLUMNS}}
 
-    compiled = CompiledModel(splink_model).score(
-        [side(p, "l") for p in expected], [side(p, "r") for p in expected]
-    )
+    model = CompiledModel(splink_model)
+    compiled = model.score([side(p, "l") for p in expected], [side(p, "r") for p in expected])
 
     names = [c["output_column_name"] for c in splink_model["comparisons"]]
     taken: Counter[tuple[str, int]] = Counter()
@@ -221,6 +220,17 @@ def test_compiled_scores_equal_splink_predict(population, model):
         worst = max(worst, abs(got["match_weight"] - want["match_weight"]))
         assert got["match_probability"] == pytest.approx(want["match_probability"], abs=1e-12)
     assert worst <= 1e-9
+
+    # The online path: one record against its candidates (each left record's pairs at once).
+    by_left: dict[str, list[dict[str, Any]]] = {}
+    for pair in expected:
+        by_left.setdefault(pair["unique_id_l"], []).append(pair)
+    for pairs in by_left.values():
+        scores = model.against(side(pairs[0], "l"), [side(p, "r") for p in pairs])
+        for at, want in enumerate(pairs):
+            for name in names:
+                assert scores.gamma[name][at] == want[f"gamma_{name}"], (name, want)
+            assert abs(scores.match_weight[at] - want["match_weight"]) <= 1e-9
     # Every level of every comparison was taken by some pair.
     for comparison in splink_model["comparisons"]:
         name = comparison["output_column_name"]

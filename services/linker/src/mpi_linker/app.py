@@ -47,6 +47,13 @@ class LinkerMetrics:
             "Records whose candidates hit the cap",
             registry=self.registry,
         )
+        self.generic_keys = Counter(
+            "mpi_linker_generic_keys",
+            "Blocking keys left out of a record's candidate search, by rule: more than "
+            "MAX_BLOCK_SIZE records would share each",
+            ["rule"],
+            registry=self.registry,
+        )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

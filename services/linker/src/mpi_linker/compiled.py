@@ -1,11 +1,13 @@
 """The trained Splink model's comparison levels evaluated directly, without a query engine.
 
 Each level's SQL condition (as the model JSON stores it) is recognised as one of the kinds
-the model definition uses and evaluated over arrays of pairs: numpy for equality and dates,
-jellyfish for Jaro and Damerau-Levenshtein on the UTF-8 bytes of each value (DuckDB compares
-bytes), with DuckDB's Winkler step, so the same similarities come out to the bit. A pair
-takes the first level whose condition holds, as Splink's `CASE` does; its match weight is the
-prior's plus each level's `log2(m/u)` and term-frequency adjustment, in Splink's order.
+the model definition uses and evaluated over whole arrays of pairs: numpy for equality,
+substrings and dates, rapidfuzz for Jaro and edit distances on the UTF-8 bytes of each value
+(DuckDB compares bytes), with DuckDB's Winkler step, so the same levels come out. Every level's
+test runs over all pairs and a pair takes the first that holds, as Splink's `CASE` does; its
+match weight is the prior's plus each level's `log2(m/u)` and term-frequency adjustment, in
+Splink's order. One record against its candidates (`against`, the online path) computes the
+record's side once and its similarities as one query against many.
 Splink stays the trainer, the batch path and the reference:
 `tests/linker/test_compiled_parity.py` checks this against Splink's own predict. A condition
 of another kind refuses the model (`UnsupportedLevel`).
@@ -15,14 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jellyfish
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz import process
+from rapidfuzz.distance import OSA, DamerauLevenshtein, Jaro
 
 Row = Mapping[str, Any]
 Mask = npt.NDArray[np.bool_]
@@ -43,80 +47,123 @@ _DATE_GAP = re.compile(
     rf"EPOCH\(try_strptime\({_COLUMN}, '%Y-%m-%d'\)\)\) <= ([\d.]+)$"
 )
 _EPOCH = dt.date(1970, 1, 1)
+_NONE = np.array(None, dtype=object)
 
 
 class UnsupportedLevel(ValueError):
     """A comparison level whose SQL condition is not one this evaluator knows."""
 
 
+class _Side:
+    """One side's columns over the pairs: each pair's own row, or one row repeated (a record
+    against its candidates, computed once); each column and what is derived from it computed
+    once per call."""
+
+    def __init__(self, rows: Sequence[Row], size: int, *, repeated: bool = False) -> None:
+        self._rows = rows
+        self.repeated = repeated
+        self.size = size
+        self._cache: dict[tuple[str, ...], npt.NDArray[Any]] = {}
+        self._raw: dict[str, npt.NDArray[Any]] = {}
+
+    def _column(
+        self, key: tuple[str, ...], column: str, make: Callable[[npt.NDArray[Any]], Any]
+    ) -> npt.NDArray[Any]:
+        """`make` of the values of `column` (an object array, None where missing), cached."""
+        if key not in self._cache:
+            if (raw := self._raw.get(column)) is None:
+                values = [row.get(column) for row in self._rows]
+                raw = self._raw[column] = np.fromiter(values, object, len(values))
+            made = np.asarray(make(raw))
+            self._cache[key] = np.repeat(made, self.size) if self.repeated else made
+        return self._cache[key]
+
+    def values(self, column: str) -> npt.NDArray[Any]:
+        return self._column(("values", column), column, lambda values: values)
+
+    def nulls(self, column: str) -> Mask:
+        return self._column(("nulls", column), column, lambda values: np.equal(values, _NONE))
+
+    def numbers(self, column: str) -> npt.NDArray[np.float64]:
+        return self._column(("numbers", column), column, _numbers)
+
+    def bytes(self, column: str) -> npt.NDArray[Any]:
+        return self._column(("bytes", column), column, _bytes_of)
+
+    def epochs(self, column: str) -> npt.NDArray[np.float64]:
+        return self._column(("epochs", column), column, _epochs)
+
+    def substrings(self, column: str, start: int, length: int) -> npt.NDArray[Any]:
+        cut = operator.itemgetter(slice(start, start + length))
+
+        def make(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+            found = [None if v is None else cut(v) for v in values.tolist()]
+            return np.fromiter(found, object, len(found))
+
+        return self._column(("substr", column, str(start), str(length)), column, make)
+
+
+def _numbers(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    return np.array([math.nan if v is None else float(v) for v in values.tolist()])
+
+
+def _bytes_of(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    present = [v for v in values.tolist() if v is not None]
+    if "".join(present).isascii():
+        return values
+    found = [None if v is None else _bytes(v) for v in values.tolist()]
+    return np.fromiter(found, object, len(found))
+
+
 class _Pairs:
-    """Columns of the left and right records of each pair, with values computed once."""
+    """The left and right records of each pair, column by column."""
 
-    def __init__(self, left: Sequence[Row], right: Sequence[Row]) -> None:
-        self._rows = {"l": left, "r": right}
-        self._values: dict[tuple[str, str], npt.NDArray[Any]] = {}
-        self._nulls: dict[tuple[str, str], Mask] = {}
-        self._similarity: dict[tuple[str, str, str, str, str], npt.NDArray[np.float64]] = {}
-        self.size = len(left)
+    def __init__(self, left: Sequence[Row], right: Sequence[Row], *, one_left: bool) -> None:
+        """Pair `i` is `left[i]` with `right[i]`, or with `one_left` the one left row with
+        each right row."""
+        self.size = len(right)
+        self.sides = {"l": _Side(left, self.size, repeated=one_left), "r": _Side(right, self.size)}
+        self._cache: dict[tuple[str, ...], npt.NDArray[Any]] = {}
 
-    def values(self, column: str, side: str) -> npt.NDArray[Any]:
-        key = (column, side)
-        if key not in self._values:
-            found = np.empty(self.size, dtype=object)
-            found[:] = [row.get(column) for row in self._rows[side]]
-            self._values[key] = found
-        return self._values[key]
+    def side(self, operand: tuple[str, str]) -> npt.NDArray[Any]:
+        return self.sides[operand[1]].values(operand[0])
 
-    def nulls(self, column: str, side: str) -> Mask:
-        key = (column, side)
-        if key not in self._nulls:
-            self._nulls[key] = np.fromiter(
-                (v is None for v in self.values(column, side)), bool, self.size
-            )
-        return self._nulls[key]
-
-    def numbers(self, column: str, side: str) -> npt.NDArray[np.float64]:
-        return np.array(
-            [math.nan if v is None else float(v) for v in self.values(column, side)],
-            dtype=np.float64,
-        )
-
-    def pair_values(
-        self, first: tuple[str, str], second: tuple[str, str], at: Index
-    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any], Mask]:
-        """The two operands at `at` and where both are present (SQL: NULL is never true)."""
-        present = ~(self.nulls(*first)[at] | self.nulls(*second)[at])
-        return self.values(*first)[at], self.values(*second)[at], present
+    def present(self, first: tuple[str, str], second: tuple[str, str]) -> Mask:
+        """Where both operands are present (SQL: a comparison with NULL is never true)."""
+        key = ("present", *first, *second)
+        if key not in self._cache:
+            nulls = self.sides[first[1]].nulls(first[0]) | self.sides[second[1]].nulls(second[0])
+            self._cache[key] = ~nulls
+        return self._cache[key]
 
     def similarity(
-        self, name: str, first: tuple[str, str], second: tuple[str, str], at: Index
+        self, name: str, first: tuple[str, str], second: tuple[str, str]
     ) -> npt.NDArray[np.float64]:
-        """`name` of the two operands at `at`, each pair computed once however many levels
-        read it; NaN where either is missing."""
+        """`name` of the two operands over their UTF-8 bytes, computed once however many
+        levels read it; NaN where either is missing."""
         key = (name, *first, *second)
-        if key not in self._similarity:
-            self._similarity[key] = np.full(self.size, np.nan)
-        cache = self._similarity[key]
-        todo = at[np.isnan(cache[at])]
-        left, right, present = self.pair_values(first, second, todo)
-        measure = _MEASURES[name]
-        cache[todo[present]] = [
-            measure(_bytes(a), _bytes(b))
-            for a, b in zip(left[present], right[present], strict=True)
-        ]
-        return cache[at]
+        if key not in self._cache:
+            found = np.full(self.size, np.nan)
+            present = self.present(first, second)
+            if present.any():
+                left = self.sides[first[1]].bytes(first[0])[present].tolist()
+                right = self.sides[second[1]].bytes(second[0])[present].tolist()
+                one = self.sides[first[1]].repeated
+                found[present] = _MEASURES[name](left[:1] if one else left, right)
+            self._cache[key] = found
+        return self._cache[key]
 
 
 def _bytes(value: str) -> str:
     """The UTF-8 bytes of `value`, one character each: DuckDB's string functions read bytes."""
-    return value.encode("utf-8").decode("latin-1")
+    return value if value.isascii() else value.encode("utf-8").decode("latin-1")
 
 
 def _jaro_winkler(first: str, second: str) -> float:
     """DuckDB's Jaro-Winkler: Jaro, then the common prefix (at most 4) boosting a score over
     0.7 by 0.1 each, in one fused multiply-add as DuckDB's build computes it (a plain
     multiply and add differs in the last bit, which decides a pair sitting on a threshold)."""
-    similarity = jellyfish.jaro_similarity(first, second)
+    similarity = Jaro.normalized_similarity(first, second)
     if similarity <= 0.7:
         return similarity
     prefix = 0
@@ -125,6 +172,46 @@ def _jaro_winkler(first: str, second: str) -> float:
             break
         prefix += 1
     return _fused_multiply_add(prefix * 0.1, 1.0 - similarity, similarity)
+
+
+def _pairwise(scorer: Any, left: list[str], right: list[str]) -> npt.NDArray[np.float64]:
+    """`scorer` of each pair; one value on the left is one query against every right."""
+    if len(left) == 1 and len(right) > 1:
+        found = process.cdist(left, right, scorer=scorer, dtype=np.float64)[0]
+    else:
+        found = process.cpdist(left, right, scorer=scorer, dtype=np.float64)
+    return np.asarray(found, dtype=np.float64)
+
+
+def _jaro_winkler_many(left: list[str], right: list[str]) -> npt.NDArray[np.float64]:
+    """`_jaro_winkler` of each pair, vectorised: Jaro by rapidfuzz (the same algorithm as
+    DuckDB's, bit for bit), the Winkler step without the fused multiply-add. A value can
+    differ from DuckDB's in its last bit, so a level's test recomputes the pairs sitting on
+    its bound with `_jaro_winkler` (`_NEAR`)."""
+    similarity = _pairwise(Jaro.normalized_similarity, left, right)
+    for i in np.flatnonzero(similarity > 0.7).tolist():
+        first, second = left[0 if len(left) == 1 else i], right[i]
+        prefix = 0
+        while prefix < 4 and prefix < len(first) and prefix < len(second):
+            if first[prefix] != second[prefix]:
+                break
+            prefix += 1
+        similarity[i] += prefix * 0.1 * (1.0 - similarity[i])
+    return similarity
+
+
+def _damerau_levenshtein_many(left: list[str], right: list[str]) -> npt.NDArray[np.float64]:
+    return _pairwise(DamerauLevenshtein.distance, left, right)
+
+
+def _optimal_alignment_many(left: list[str], right: list[str]) -> npt.NDArray[np.float64]:
+    """The optimal string alignment distance: at most 1 exactly where Damerau-Levenshtein's
+    is (one edit of either is one edit of the other), and several times faster."""
+    return _pairwise(OSA.distance, left, right)
+
+
+# A Jaro-Winkler this close to a level's bound is recomputed exactly before it is compared.
+_NEAR = 1e-9
 
 
 def _fused_multiply_add(a: float, b: float, c: float) -> float:
@@ -142,12 +229,13 @@ def _split(value: float) -> tuple[float, float]:
     return high, value - high
 
 
-_MEASURES: dict[str, Callable[[str, str], float]] = {
-    "jaro_winkler": _jaro_winkler,
-    "damerau_levenshtein": jellyfish.damerau_levenshtein_distance,
+_MEASURES: dict[str, Callable[[list[str], list[str]], npt.NDArray[np.float64]]] = {
+    "jaro_winkler": _jaro_winkler_many,
+    "damerau_levenshtein": _damerau_levenshtein_many,
+    "optimal_alignment": _optimal_alignment_many,
 }
 
-Test = Callable[[_Pairs, Index], Mask]
+Test = Callable[[_Pairs], Mask]
 
 
 def _operands(match: re.Match[str], start: int = 1) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -157,41 +245,91 @@ def _operands(match: re.Match[str], start: int = 1) -> tuple[tuple[str, str], tu
 
 def _null_test(match: re.Match[str]) -> Test:
     first, second = _operands(match)
-    return lambda pairs, at: pairs.nulls(*first)[at] | pairs.nulls(*second)[at]
+    return lambda pairs: ~pairs.present(first, second)
 
 
-def _equal_test(first: tuple[str, str], second: tuple[str, str]) -> Test:
-    def test(pairs: _Pairs, at: Index) -> Mask:
-        left, right, present = pairs.pair_values(first, second, at)
-        equal = np.zeros(len(at), dtype=bool)
-        equal[present] = left[present] == right[present]
-        return equal
+def _compare(
+    first: tuple[str, str],
+    second: tuple[str, str],
+    operand: Callable[[_Pairs, tuple[str, str]], npt.NDArray[Any]],
+    holds: Callable[[npt.NDArray[Any], npt.NDArray[Any]], Mask],
+) -> Test:
+    """`holds` of the two operands' arrays (from `operand`) where both are present."""
 
-    return test
-
-
-def _all_of(tests: list[Test]) -> Test:
-    def test(pairs: _Pairs, at: Index) -> Mask:
-        result = np.ones(len(at), dtype=bool)
-        for part in tests:
-            result &= part(pairs, at)
+    def test(pairs: _Pairs) -> Mask:
+        present = pairs.present(first, second)
+        left, right = operand(pairs, first), operand(pairs, second)
+        if present.all():
+            return holds(left, right)
+        result = np.zeros(pairs.size, dtype=bool)
+        result[present] = holds(left[present], right[present])
         return result
 
     return test
 
 
-def _measure_test(name: str, match: re.Match[str], holds: Callable[[Any], Any]) -> Test:
+def _values(pairs: _Pairs, operand: tuple[str, str]) -> npt.NDArray[Any]:
+    return pairs.side(operand)
+
+
+def _equal(left: npt.NDArray[Any], right: npt.NDArray[Any]) -> Mask:
+    return np.asarray(left == right, dtype=bool)
+
+
+def _all_of(tests: list[Test]) -> Test:
+    def test(pairs: _Pairs) -> Mask:
+        result = np.ones(pairs.size, dtype=bool)
+        for part in tests:
+            result &= part(pairs)
+        return result
+
+    return test
+
+
+def _jaro_winkler_test(match: re.Match[str]) -> Test:
     first, second = _operands(match)
-    return lambda pairs, at: holds(pairs.similarity(name, first, second, at))
+    bound = float(match.group(5))
+
+    def test(pairs: _Pairs) -> Mask:
+        similarity = pairs.similarity("jaro_winkler", first, second)
+        holds = similarity >= bound
+        for i in np.flatnonzero(np.abs(similarity - bound) <= _NEAR):
+            left, right = _bytes(pairs.side(first)[i]), _bytes(pairs.side(second)[i])
+            holds[i] = _jaro_winkler(left, right) >= bound
+        return holds
+
+    return test
 
 
-def _elementwise(
-    first: tuple[str, str], second: tuple[str, str], holds: Callable[[Any, Any], bool]
-) -> Test:
-    def test(pairs: _Pairs, at: Index) -> Mask:
-        left, right, present = pairs.pair_values(first, second, at)
-        result = np.zeros(len(at), dtype=bool)
-        result[present] = [holds(a, b) for a, b in zip(left[present], right[present], strict=True)]
+def _damerau_test(match: re.Match[str]) -> Test:
+    first, second = _operands(match)
+    most = int(match.group(5))
+    measure = "optimal_alignment" if most <= 1 else "damerau_levenshtein"
+    return lambda pairs: pairs.similarity(measure, first, second) <= most
+
+
+def _elementwise(holds: Callable[[Any, Any], bool]) -> Callable[..., Mask]:
+    def test(left: npt.NDArray[Any], right: npt.NDArray[Any]) -> Mask:
+        return np.fromiter(map(holds, left, right), bool, len(left))
+
+    return test
+
+
+def _intersect_test(match: re.Match[str]) -> Test:
+    first, second = _operands(match)
+    least = int(match.group(5))
+
+    def test(pairs: _Pairs) -> Mask:
+        present = pairs.present(first, second)
+        result = np.zeros(pairs.size, dtype=bool)
+        left = pairs.side(first)[present].tolist()
+        right = pairs.side(second)[present].tolist()
+        if left and pairs.sides[first[1]].repeated:
+            mine = set(left[0])
+            result[present] = [len(mine.intersection(y)) >= least for y in right]
+        else:
+            pairs_present = zip(left, right, strict=True)
+            result[present] = [len(set(x).intersection(y)) >= least for x, y in pairs_present]
         return result
 
     return test
@@ -200,41 +338,48 @@ def _elementwise(
 def _substr_test(match: re.Match[str]) -> Test:
     first_column, first_side, first_start, first_length = match.groups()[:4]
     second_column, second_side, second_start, second_length = match.groups()[4:]
-    a, n = int(first_start) - 1, int(first_length)
-    b, m = int(second_start) - 1, int(second_length)
-    return _elementwise(
-        (first_column, first_side),
-        (second_column, second_side),
-        lambda x, y: bool(x[a : a + n] == y[b : b + m]),
-    )
+    starts = {first_side: int(first_start) - 1, second_side: int(second_start) - 1}
+    lengths = {first_side: int(first_length), second_side: int(second_length)}
+
+    def substrings(pairs: _Pairs, operand: tuple[str, str]) -> npt.NDArray[Any]:
+        column, side = operand
+        return pairs.sides[side].substrings(column, starts[side], lengths[side])
+
+    return _compare((first_column, first_side), (second_column, second_side), substrings, _equal)
 
 
 def _date_gap_test(match: re.Match[str]) -> Test:
     first, second = _operands(match)
     seconds = float(match.group(5))
 
-    def test(pairs: _Pairs, at: Index) -> Mask:
-        left, right, present = pairs.pair_values(first, second, at)
-        result = np.zeros(len(at), dtype=bool)
-        gaps = [
-            _gap(_epoch(x), _epoch(y)) for x, y in zip(left[present], right[present], strict=True)
-        ]
-        result[present] = np.array(gaps, dtype=np.float64) <= seconds
-        return result
+    def epochs(pairs: _Pairs, operand: tuple[str, str]) -> npt.NDArray[np.float64]:
+        return pairs.sides[operand[1]].epochs(operand[0])
 
-    return test
+    return _compare(first, second, epochs, lambda x, y: np.abs(x - y) <= seconds)
 
 
-def _gap(first: float | None, second: float | None) -> float:
-    return math.nan if first is None or second is None else abs(first - second)
+def _epochs(values: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    """`_epoch` of each value (None: NaN); numpy parses them at once where every value is a
+    well-formed `YYYY-MM-DD` date."""
+    present = np.not_equal(values, _NONE)
+    dates = values[present].tolist()
+    found = np.full(len(values), np.nan)
+    try:
+        if not all(len(d) == 10 and d[4] == d[7] == "-" for d in dates):
+            raise ValueError("not every value is YYYY-MM-DD")
+        days = np.array(dates, dtype="datetime64[D]").astype(np.int64)
+        found[present] = days * 86400.0
+    except ValueError:
+        found[present] = [_epoch(d) for d in dates]
+    return found
 
 
-def _epoch(value: str) -> float | None:
-    """Seconds since 1970 of an ISO date; None where DuckDB's `try_strptime` gives NULL."""
+def _epoch(value: str) -> float:
+    """Seconds since 1970 of an ISO date; NaN where DuckDB's `try_strptime` gives NULL."""
     try:
         return float((dt.date.fromisoformat(value) - _EPOCH).days * 86400)
     except ValueError:
-        return None
+        return math.nan
 
 
 def _compile(condition: str) -> Test:
@@ -243,18 +388,16 @@ def _compile(condition: str) -> Test:
     if match := _NULL.match(condition):
         return _null_test(match)
     if match := _EQUAL.match(condition):
-        return _equal_test(*_operands(match))
+        return _compare(*_operands(match), _values, _equal)
     if match := _JARO_WINKLER.match(condition):
-        bound = float(match.group(5))
-        return _measure_test("jaro_winkler", match, lambda s: s >= bound)
+        return _jaro_winkler_test(match)
     if match := _DAMERAU.match(condition):
-        most = int(match.group(5))
-        return _measure_test("damerau_levenshtein", match, lambda d: d <= most)
+        return _damerau_test(match)
     if match := _INTERSECT.match(condition):
-        least = int(match.group(5))
-        return _elementwise(*_operands(match), lambda x, y: len(set(x) & set(y)) >= least)
+        return _intersect_test(match)
     if (match := _CONTAINS.match(condition)) and _operands(match) == _operands(match, 5)[::-1]:
-        return _elementwise(*_operands(match), lambda x, y: y in x or x in y)
+        contains = _elementwise(lambda x, y: y in x or x in y)
+        return _compare(*_operands(match), _values, contains)
     if match := _DATE_GAP.match(condition):
         return _date_gap_test(match)
     parts = condition.split(" AND ")
@@ -286,42 +429,72 @@ class _Comparison:
     name: str
     levels: tuple[_Level, ...]
     has_term_frequency: bool
+    gammas: npt.NDArray[np.int64]  # by level position
+    weights: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per pair: each comparison's level and weight (its term-frequency adjustment included),
+    the match weight and probability, as arrays in pair order."""
+
+    gamma: dict[str, npt.NDArray[np.int64]]
+    weight: dict[str, npt.NDArray[np.float64]]
+    adjustment: dict[str, npt.NDArray[np.float64]]
+    match_weight: npt.NDArray[np.float64]
+    match_probability: npt.NDArray[np.float64]
 
 
 class CompiledModel:
-    """A Splink model (its JSON settings) as array code; `score` gives Splink's output
-    columns of each pair (`gamma_*`, `mw_*`, `mw_tf_adj_*`, match weight and probability)."""
+    """A Splink model (its JSON settings) as array code: `against` scores one record against
+    its candidates, `score` gives Splink's output rows of any pairs."""
 
     def __init__(self, splink_model: Mapping[str, Any]) -> None:
         prior = float(splink_model["probability_two_random_records_match"])
         self.prior_match_weight = math.log2(prior / (1 - prior))
         self.comparisons = tuple(_comparison(c) for c in splink_model["comparisons"])
 
+    def against(self, record: Row, candidates: Sequence[Row]) -> Scores:
+        """`record` paired with each candidate; rows carry the compared columns and
+        `tf_<column>` frequencies (None: unknown)."""
+        return self._scores(_Pairs([record], candidates, one_left=True))
+
     def score(self, left: Sequence[Row], right: Sequence[Row]) -> list[dict[str, Any]]:
-        """Pair `i` is `left[i]` with `right[i]`; rows carry `unique_id`, the compared columns
-        and `tf_<column>` frequencies (None: unknown)."""
+        """Pair `i` is `left[i]` with `right[i]`, rows as for `against` with `unique_id`: as
+        Splink's predict names them (`gamma_*`, `mw_*`, `mw_tf_adj_*`, match weight and
+        probability)."""
         if len(left) != len(right):
             raise ValueError("left and right must pair up")
-        pairs = _Pairs(left, right)
+        scores = self._scores(_Pairs(left, right, one_left=False))
         columns: dict[str, Any] = {
             "unique_id_l": [row["unique_id"] for row in left],
             "unique_id_r": [row["unique_id"] for row in right],
         }
-        total = np.full(pairs.size, self.prior_match_weight)
         for comparison in self.comparisons:
-            gamma, weight, adjustment = _evaluate(comparison, pairs)
-            columns[f"gamma_{comparison.name}"] = gamma.tolist()
-            columns[f"mw_{comparison.name}"] = weight.tolist()
-            total = total + weight
+            name = comparison.name
+            columns[f"gamma_{name}"] = scores.gamma[name].tolist()
+            columns[f"mw_{name}"] = scores.weight[name].tolist()
             if comparison.has_term_frequency:
-                columns[f"mw_tf_adj_{comparison.name}"] = adjustment.tolist()
-                total = total + adjustment
-        columns["match_weight"] = total.tolist()
-        columns["match_probability"] = _probability(total).tolist()
+                columns[f"mw_tf_adj_{name}"] = scores.adjustment[name].tolist()
+        columns["match_weight"] = scores.match_weight.tolist()
+        columns["match_probability"] = scores.match_probability.tolist()
         names = list(columns)
         return [
             dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
         ]
+
+    def _scores(self, pairs: _Pairs) -> Scores:
+        gammas, weights, adjustments = {}, {}, {}
+        total = np.full(pairs.size, self.prior_match_weight)
+        # Splink's order of addition: each comparison's weight, then its adjustment.
+        for comparison in self.comparisons:
+            gamma, weight, adjustment = _evaluate(comparison, pairs)
+            gammas[comparison.name], weights[comparison.name] = gamma, weight
+            adjustments[comparison.name] = adjustment
+            total = total + weight
+            if comparison.has_term_frequency:
+                total = total + adjustment
+        return Scores(gammas, weights, adjustments, total, _probability(total))
 
 
 def _comparison(definition: Mapping[str, Any]) -> _Comparison:
@@ -344,10 +517,14 @@ def _comparison(definition: Mapping[str, Any]) -> _Comparison:
                 term_frequency=_term_frequency(level, raw),
             )
         )
+    if levels[-1].test is not None or any(level.test is None for level in levels[:-1]):
+        raise UnsupportedLevel(f"{name}: the ELSE level must be the last, and only it")
     return _Comparison(
         name=name,
         levels=tuple(levels),
         has_term_frequency=any(level.get("tf_adjustment_column") for level in raw),
+        gammas=np.array([level.gamma for level in levels], dtype=np.int64),
+        weights=np.array([level.weight for level in levels], dtype=np.float64),
     )
 
 
@@ -386,33 +563,30 @@ def _term_frequency(
 def _evaluate(
     comparison: _Comparison, pairs: _Pairs
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Each pair's level, its weight and its term-frequency adjustment."""
-    gamma = np.zeros(pairs.size, dtype=np.int64)
-    weight = np.zeros(pairs.size)
+    """Each pair's level (the first whose condition holds, as Splink's `CASE`), its weight
+    and its term-frequency adjustment."""
+    levels = comparison.levels
+    chosen = np.full(pairs.size, len(levels) - 1)  # the ELSE level, last
+    for position in range(len(levels) - 2, -1, -1):
+        test = levels[position].test
+        assert test is not None
+        chosen[test(pairs)] = position
+    gamma = comparison.gammas[chosen]
+    weight = comparison.weights[chosen]
     adjustment = np.zeros(pairs.size)
-    remaining = np.arange(pairs.size)
-    for level in comparison.levels:
-        if not len(remaining):
-            break
-        holds = (
-            np.ones(len(remaining), dtype=bool)
-            if level.test is None
-            else level.test(pairs, remaining)
-        )
-        taken = remaining[holds]
-        gamma[taken] = level.gamma
-        weight[taken] = level.weight
-        if level.term_frequency is not None and len(taken):
-            adjustment[taken] = _adjustment(level.term_frequency, pairs, taken)
-        remaining = remaining[~holds]
+    for position, level in enumerate(levels):
+        if level.term_frequency is not None:
+            taken = np.flatnonzero(chosen == position)
+            if len(taken):
+                adjustment[taken] = _adjustment(level.term_frequency, pairs, taken)
     return gamma, weight, adjustment
 
 
 def _adjustment(tf: _TermFrequency, pairs: _Pairs, at: Index) -> npt.NDArray[np.float64]:
     """Splink's `weight * (log2(u) - log2(greatest(tf_l, tf_r, minimum)))`, 0 where neither
     side has a frequency."""
-    left = pairs.numbers(f"tf_{tf.column}", "l")[at]
-    right = pairs.numbers(f"tf_{tf.column}", "r")[at]
+    left = pairs.sides["l"].numbers(f"tf_{tf.column}")[at]
+    right = pairs.sides["r"].numbers(f"tf_{tf.column}")[at]
     left_or_right = np.where(np.isnan(left), right, left)
     right_or_left = np.where(np.isnan(right), left, right)
     known = ~np.isnan(left_or_right)

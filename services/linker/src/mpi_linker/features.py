@@ -30,6 +30,12 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 TF_COLUMNS: tuple[str, ...] = ("given_name", "family_name", "postcode", "city")
 
+# A blocking key whose block would hold more than this many records is generic for its value
+# (a common family-name code with a sex, among a million): the online candidate search and
+# the bulk load's batch predict both leave it out, so both compare the same pairs. True pairs
+# share specific keys too (SSN, phone, a birth date with a name).
+MAX_BLOCK_SIZE = 200
+
 
 def features(record: Mapping[str, Any]) -> dict[str, Any]:
     """Normalise one record's demographics (contract field names) into comparison columns."""

@@ -9,8 +9,7 @@ Splink stays the trainer and the batch path (`explain` reads its output rows too
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from mpi_linker.compiled import CompiledModel
 from mpi_linker.model.artifact import ModelArtifact
@@ -18,19 +17,57 @@ from mpi_linker.model.artifact import ModelArtifact
 Row = Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class ComparisonScore:
+class ComparisonScore(NamedTuple):
     level: int
     label: str
     match_weight: float
 
 
-@dataclass(frozen=True)
+class _Reasons:
+    """Each pair's level and weight per comparison (its term-frequency adjustment included),
+    as lists in pair order, made into `ComparisonScore`s when read."""
+
+    __slots__ = ("_labels", "_levels", "_weights")
+
+    def __init__(
+        self,
+        labels: Mapping[tuple[str, int], str],
+        levels: dict[str, list[int]],
+        weights: dict[str, list[float]],
+    ) -> None:
+        self._labels, self._levels, self._weights = labels, levels, weights
+
+    def of(self, at: int) -> dict[str, ComparisonScore]:
+        found = {}
+        for name, levels in self._levels.items():
+            level = levels[at]
+            label = self._labels.get((name, level), "")
+            found[name] = ComparisonScore(level, label, self._weights[name][at])
+        return found
+
+
 class PairScore:
-    candidate_id: str
-    match_probability: float
-    match_weight: float
-    comparisons: dict[str, ComparisonScore]
+    """A candidate's score; its reasons (`comparisons`, in the model's order) are made when
+    read, since a decision reads those of a few candidates only."""
+
+    __slots__ = ("_at", "_reasons", "candidate_id", "match_probability", "match_weight")
+
+    def __init__(
+        self,
+        candidate_id: str,
+        match_probability: float,
+        match_weight: float,
+        reasons: _Reasons,
+        at: int,
+    ) -> None:
+        self.candidate_id = candidate_id
+        self.match_probability = match_probability
+        self.match_weight = match_weight
+        self._reasons, self._at = reasons, at
+
+    @property
+    def comparisons(self) -> dict[str, ComparisonScore]:
+        return self._reasons.of(self._at)
 
 
 class Scorer:
@@ -54,23 +91,40 @@ class Scorer:
     def score(self, record: Row, candidates: Sequence[Row]) -> list[PairScore]:
         """Score `record` against each candidate (rows of the compared columns, `tf_*`
         frequencies and `unique_id`)."""
-        rows = self._compiled.score([record] * len(candidates), candidates)
-        return [self.explain(row) for row in rows]
+        scores = self._compiled.against(record, candidates)
+        reasons = _Reasons(
+            self._labels,
+            {name: scores.gamma[name].tolist() for name in self._comparisons},
+            {
+                name: (scores.weight[name] + scores.adjustment[name]).tolist()
+                for name in self._comparisons
+            },
+        )
+        return [
+            PairScore(str(candidate["unique_id"]), probability, weight, reasons, at)
+            for at, (candidate, probability, weight) in enumerate(
+                zip(
+                    candidates,
+                    scores.match_probability.tolist(),
+                    scores.match_weight.tolist(),
+                    strict=True,
+                )
+            )
+        ]
 
     def explain(self, row: Row) -> PairScore:
         """A row of Splink output (online or batch predict) as a score with its reasons."""
-        comparisons = {}
-        for name in self._comparisons:
-            level = int(row[f"gamma_{name}"])
-            weight = row[f"mw_{name}"] + (row.get(f"mw_tf_adj_{name}") or 0.0)
-            comparisons[name] = ComparisonScore(
-                level=level, label=self._labels.get((name, level), ""), match_weight=weight
-            )
+        levels = {name: [int(row[f"gamma_{name}"])] for name in self._comparisons}
+        weights = {
+            name: [row[f"mw_{name}"] + (row.get(f"mw_tf_adj_{name}") or 0.0)]
+            for name in self._comparisons
+        }
         return PairScore(
-            candidate_id=str(row["unique_id_r"]),
-            match_probability=float(row["match_probability"]),
-            match_weight=float(row["match_weight"]),
-            comparisons=comparisons,
+            str(row["unique_id_r"]),
+            float(row["match_probability"]),
+            float(row["match_weight"]),
+            _Reasons(self._labels, levels, weights),
+            0,
         )
 
 

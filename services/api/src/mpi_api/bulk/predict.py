@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from splink import DuckDBAPI, Linker
 
 from mpi_api.bulk.ingest import batches
-from mpi_linker.features import TF_COLUMNS
+from mpi_linker.features import MAX_BLOCK_SIZE, TF_COLUMNS
 from mpi_linker.frames import SCHEMA
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
@@ -35,13 +35,7 @@ from mpi_linker.term_frequencies import refresh as refresh_term_frequencies
 from mpi_store.repositories import LinkerIndexRepository
 
 TF_LOOKUP_BATCH = 1000
-# Blocks larger than this are left out of the batch predict. A broad key (a common family
-# name's phonetic code with a sex) is shared by hundreds of records per 100,000, and its pairs
-# grow with the square of the load: at 1 M records they would be most of a billion pairs. The
-# online linker ranks such candidates by the keys they share and keeps at most its cap (200 by
-# default); true matches share specific keys too (SSN, phone, birth date with a name), so they
-# are still compared here.
-MAX_BLOCK_SIZE = 200
+
 # Splink scores a load in chunks of about this many blocked pairs (a pair counted once per key
 # it shares). DuckDB's memory while it scores is about 1.4 KB per record plus what a chunk
 # takes: about 1.4 GB for 5 M pairs, 0.3 GB for 1 M (measured at 300,000 records, where

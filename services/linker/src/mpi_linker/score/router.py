@@ -41,6 +41,8 @@ def score_record(
     metrics.candidates.observe(response.candidates_found)
     if capped:
         metrics.capped.inc()
+    for kind in response.generic_key_kinds:
+        metrics.generic_keys.labels(rule=kind).inc()
     metrics.latency.observe(time.perf_counter() - started)
     return response
 

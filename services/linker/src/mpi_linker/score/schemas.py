@@ -31,7 +31,10 @@ class CandidateScore(BaseModel):
     match_weight: float
     tier: str
     comparisons: dict[str, ComparisonRead] = Field(
-        description="In the model's order: the prior plus these weights is `match_weight`"
+        description=(
+            "In the model's order: the prior plus these weights is `match_weight`. Empty for "
+            "a candidate in the reject tier other than the best: no decision reads those."
+        )
     )
     blocking_key_kinds: list[str] = Field(
         description="Kinds of the blocking keys it shares with the record (never their values)"
@@ -47,6 +50,12 @@ class ScoreResponse(BaseModel):
     prior_match_weight: float = Field(description="log2 of the prior odds")
     candidates_found: int
     capped: bool
+    generic_key_kinds: list[str] = Field(
+        description=(
+            "Kinds of the record's blocking keys (one entry per key, never its value) left out "
+            "of the search: more than `MAX_BLOCK_SIZE` records would share each."
+        )
+    )
     candidates: list[CandidateScore]
 
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mpi_linker.features import TF_COLUMNS
+from mpi_linker.features import MAX_BLOCK_SIZE, TF_COLUMNS
 from mpi_linker.score.schemas import CandidateScore, ComparisonRead, ScoreResponse
-from mpi_linker.scoring import Scorer
+from mpi_linker.scoring import PairScore, Scorer
 from mpi_store.repositories import Candidate, LinkerIndexRepository
 
 log = logging.getLogger(__name__)
@@ -25,10 +25,17 @@ def score_record(
     exclude_record_id: int | None,
     max_candidates: int,
 ) -> tuple[ScoreResponse, bool]:
-    """Score a record against every indexed record sharing a blocking key (at most the cap)."""
+    """Score a record against every indexed record sharing a blocking key (at most the cap),
+    leaving out the keys generic for their value (`MAX_BLOCK_SIZE`)."""
     index = LinkerIndexRepository(session)
+    generic = index.generic_keys(
+        blocking_keys, bound=MAX_BLOCK_SIZE, exclude_record_id=exclude_record_id
+    )
+    left_out = set(generic)
     found = index.candidates(
-        blocking_keys, limit=max_candidates + 1, exclude_record_id=exclude_record_id
+        [key for key in blocking_keys if key not in left_out],
+        limit=max_candidates + 1,
+        exclude_record_id=exclude_record_id,
     )
     capped = len(found) > max_candidates
     if capped:
@@ -44,22 +51,22 @@ def score_record(
     scored = sorted(
         scorer.score(record_row, candidate_rows), key=lambda s: s.match_probability, reverse=True
     )
-    candidates = [
-        CandidateScore(
-            record_id=by_id[s.candidate_id].record_id,
-            golden_record_id=by_id[s.candidate_id].golden_record_id,
-            mpi_id=by_id[s.candidate_id].mpi_id,
-            match_probability=s.match_probability,
-            match_weight=s.match_weight,
-            tier=thresholds.tier(s.match_probability),
-            comparisons={
-                name: ComparisonRead(level=c.level, label=c.label, match_weight=c.match_weight)
-                for name, c in s.comparisons.items()
-            },
-            blocking_key_kinds=blocking_key_kinds(by_id[s.candidate_id].shared_keys),
+    candidates = []
+    for rank, s in enumerate(scored):
+        found_by = by_id[s.candidate_id]
+        tier = thresholds.tier(s.match_probability)
+        candidates.append(
+            CandidateScore(
+                record_id=found_by.record_id,
+                golden_record_id=found_by.golden_record_id,
+                mpi_id=found_by.mpi_id,
+                match_probability=s.match_probability,
+                match_weight=s.match_weight,
+                tier=tier,
+                comparisons=_reasons(s) if tier != "reject" or rank == 0 else {},
+                blocking_key_kinds=blocking_key_kinds(found_by.shared_keys),
+            )
         )
-        for s in scored
-    ]
     response = ScoreResponse(
         model_version=scorer.artifact.version,
         auto_threshold=thresholds.auto,
@@ -69,9 +76,17 @@ def score_record(
         prior_match_weight=scorer.prior_match_weight,
         candidates_found=len(found),
         capped=capped,
+        generic_key_kinds=[key.split(":", 1)[0] for key in generic],
         candidates=candidates,
     )
     return response, capped
+
+
+def _reasons(score: PairScore) -> dict[str, ComparisonRead]:
+    return {
+        name: ComparisonRead(level=c.level, label=c.label, match_weight=c.match_weight)
+        for name, c in score.comparisons.items()
+    }
 
 
 def blocking_key_kinds(keys: list[str]) -> list[str]:

@@ -58,6 +58,30 @@ class LinkerIndexRepository:
         for row in self.session.execute(query.execution_options(yield_per=5000)):
             yield row.record_id, row.features, sorted(row[2] or [])
 
+    def generic_keys(
+        self, keys: Sequence[str], *, bound: int, exclude_record_id: int | None = None
+    ) -> list[str]:
+        """The keys held by at least `bound` indexed records (other than the excluded one):
+        generic for their value, as a common family-name code with a sex is among a million.
+        Each key's postings are counted only up to the bound, so a key held by a hundred
+        thousand records costs no more than one held by `bound`."""
+        if not keys:
+            return []
+        wanted = (
+            func.unnest(bindparam("generic_keys", list(keys), type_=ARRAY(String)))
+            .table_valued("key")
+            .render_derived()
+        )
+        postings = select(literal(1).label("one")).where(BlockingKey.key == wanted.c.key)
+        if exclude_record_id is not None:
+            postings = postings.where(BlockingKey.record_id != exclude_record_id)
+        held = (
+            select(func.count())
+            .select_from(postings.limit(bound).correlate(wanted).subquery())
+            .scalar_subquery()
+        )
+        return sorted(self.session.scalars(select(wanted.c.key).where(held >= bound)))
+
     def candidates(
         self, keys: Sequence[str], *, limit: int, exclude_record_id: int | None = None
     ) -> list[Candidate]:

@@ -1,0 +1,104 @@
+"""Generic blocking keys: a key more records share than a block may hold is left out of the
+candidate search for that value, counted in /metrics, while specific keys still find."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mpi_linker.app import create_app
+from mpi_linker.features import MAX_BLOCK_SIZE, blocking_keys, features
+from mpi_linker.settings import Settings
+from mpi_store.models import GoldenRecord, Link, SourceRecord
+from mpi_store.repositories import LinkerIndexRepository
+
+COMMON = "fam_token_sex:SM0|female"
+
+
+def _store(session, keys: list[str], row: dict, n: int, start: int = 0) -> list[int]:
+    """`n` records, each its own patient, indexed under `keys`; their ids."""
+    index = LinkerIndexRepository(session)
+    ids = []
+    for i in range(start, start + n):
+        record = SourceRecord(
+            source="GK", source_record_id=str(i), identifiers=[], content_hash="x", version=1
+        )
+        golden = GoldenRecord(mpi_id=f"mpi_gk{i}", status="active", attributes={}, version=1)
+        session.add_all([record, golden])
+        session.flush()
+        session.add(
+            Link(
+                record_id=record.id,
+                golden_record_id=golden.id,
+                match_result="NO_MATCH",
+                link_source="AUTO",
+                link_state="final",
+                decision_id=uuid.uuid4(),
+                version=1,
+            )
+        )
+        index.put(record.id, features=row, keys=keys)
+        ids.append(record.id)
+    session.flush()
+    return ids
+
+
+def test_a_key_held_by_a_full_block_is_generic(session):
+    held = _store(session, [COMMON, "phone:5550100"], {}, MAX_BLOCK_SIZE)
+    index = LinkerIndexRepository(session)
+
+    assert index.generic_keys([COMMON, "phone:5550100", "ssn:unknown"], bound=MAX_BLOCK_SIZE) == [
+        COMMON,
+        "phone:5550100",
+    ]
+    # The record itself does not count: with it, the block is just full.
+    assert index.generic_keys([COMMON], bound=MAX_BLOCK_SIZE, exclude_record_id=held[0]) == []
+    assert index.generic_keys([], bound=MAX_BLOCK_SIZE) == []
+
+
+@pytest.fixture
+def linker(database_url, session_factory):
+    app = create_app(Settings(database_url=database_url))
+    with TestClient(app) as client:
+        app.state.session_factory = session_factory
+        yield client
+
+
+def test_the_search_leaves_a_generic_key_out_and_still_finds_by_a_specific_one(linker, session):
+    maria = features(
+        {
+            "given_name": "Maria",
+            "family_name": "Smith",
+            "sex": "female",
+            "birth_date": "1984-03-12",
+            "phone": "617-555-0100",
+        }
+    )
+    keys = blocking_keys(maria)
+    common = next(key for key in keys if key.startswith("fam_token_sex:"))
+    stranger = {**maria, "given_name": "ann", "birth_date": "1950-01-01", "phone": None}
+    strangers = _store(session, [common], stranger, MAX_BLOCK_SIZE)
+    (same,) = _store(session, keys, maria, 1, start=len(strangers))
+    session.commit()
+
+    body = linker.post("/score", json={"features": maria, "blocking_keys": keys}).json()
+
+    assert [c["record_id"] for c in body["candidates"]] == [same]
+    assert body["generic_key_kinds"] == ["fam_token_sex"]
+    assert body["capped"] is False
+    metrics = linker.get("/metrics").text
+    assert 'mpi_linker_generic_keys_total{rule="fam_token_sex"} 1.0' in metrics
+
+
+def test_a_key_below_the_bound_still_finds_every_holder(linker, session):
+    row = features({"given_name": "Wei", "family_name": "Li", "sex": "male"})
+    keys = blocking_keys(row)
+    held = _store(session, keys, row, MAX_BLOCK_SIZE - 1)
+    session.commit()
+
+    body = linker.post("/score", json={"features": row, "blocking_keys": keys}).json()
+
+    assert sorted(c["record_id"] for c in body["candidates"]) == held
+    assert body["generic_key_kinds"] == []
