@@ -286,7 +286,7 @@ def _pending(url: str) -> int:
     from sqlalchemy import func, select
 
     from mpi_store.db import make_engine, make_sessionmaker
-    from mpi_store.enums import AdjudicationState
+    from mpi_store.domain.enums import AdjudicationState
     from mpi_store.models import Adjudication
 
     engine = make_engine(url, pool_size=1)

@@ -26,8 +26,8 @@ import pyarrow.parquet as pq
 import typer
 from rich.console import Console
 
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS
 from mpi_store.datasets import RECORDS_FILE
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS
 
 sys.path.insert(0, str(Path(__file__).parent))
 from linker_scale import _database

@@ -84,7 +84,7 @@ def drain(pairs: GrayPairs, count: int, concurrency: int) -> dict[str, Any]:
     from mpi_classifier.relay import run as relay_run
     from mpi_classifier.settings import Settings
     from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
-    from mpi_store.enums import AdjudicationState, OutboxTopic
+    from mpi_store.domain.enums import AdjudicationState, OutboxTopic
     from mpi_store.migrate import upgrade
     from mpi_store.repositories import AdjudicationRepository, OutboxRepository
 
@@ -147,7 +147,7 @@ def drain(pairs: GrayPairs, count: int, concurrency: int) -> dict[str, Any]:
 def _seed(session: Any, pairs: GrayPairs, chosen: list[Any]) -> list[int]:
     """Each gray pair as the api writes it: two records with their events, a final link for the
     candidate, a provisional one for the new record, and a pending adjudication."""
-    from mpi_store.enums import LinkSource, LinkState, MatchResult
+    from mpi_store.domain.enums import LinkSource, LinkState, MatchResult
     from mpi_store.models import SourceRecord
     from mpi_store.repositories import (
         AdjudicationRepository,

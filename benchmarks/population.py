@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine, insert, text
 
 from mpi_linker.features import blocking_keys, features
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS
 from mpi_store.models import BlockingKey, GoldenRecord, Link, LinkerRecord, SourceRecord
 
 EVAL_RECORDS = Path(__file__).parents[1] / "data" / "eval" / "records.parquet"
@@ -49,7 +49,8 @@ def person(
 
 
 def _survivorship(person: dict[str, Any]) -> dict[str, Any]:
-    """A one-record patient's golden attributes, as `mpi_store.survivorship.survive` gives them."""
+    """A one-record patient's golden attributes, as `mpi_store.domain.survivorship.survive`
+    gives them."""
     fields = {
         k: v.isoformat() if isinstance(v, dt.date) else v
         for k, v in person.items()

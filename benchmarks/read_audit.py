@@ -24,7 +24,7 @@ from mpi_api.audit.service import audit_read
 from mpi_api.auth.service import Principal
 from mpi_api.patients.service import get_patient, patient_read
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
-from mpi_store.enums import ReadAction
+from mpi_store.domain.enums import ReadAction
 from mpi_store.repositories import GoldenRecordRepository
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -29,7 +29,7 @@ from mpi_api.settings import Settings
 from mpi_linker.app import create_app as create_linker_app
 from mpi_linker.settings import Settings as LinkerSettings
 from mpi_store.db import unit_of_work
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 
 DEV_KEY = "mpik_test_dev_key_0123456789abcdef"
 

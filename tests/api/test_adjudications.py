@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import func, select, update
 
 from mpi_classifier.relay import redeliver_stale
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import Adjudication, Outbox
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import select, text
 
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import ReadAudit
 from mpi_store.repositories import GoldenRecordRepository, ReadAuditRepository
 

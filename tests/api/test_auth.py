@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from mpi_api.settings import Settings
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import ApiKey
 
 

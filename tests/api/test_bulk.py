@@ -18,7 +18,7 @@ from mpi_linker.features import TF_COLUMNS
 from mpi_linker.model.artifact import load
 from mpi_store.datasets import iter_payloads
 from mpi_store.db import unit_of_work
-from mpi_store.errors import Conflict
+from mpi_store.domain.errors import Conflict, InvalidRecord
 from mpi_store.models import (
     Adjudication,
     BlockingKey,
@@ -123,7 +123,7 @@ def test_a_record_failing_validation_leaves_nothing_written(session_factory, mon
     records = list(payloads)
     records[250]["birth_date"] = "not a date"  # after two batches have been written
 
-    with pytest.raises(ingest.InvalidRecord) as raised, unit_of_work(session_factory) as session:
+    with pytest.raises(InvalidRecord) as raised, unit_of_work(session_factory) as session:
         bulk_load(session, payloads=records, artifact=load())
 
     assert str(raised.value).startswith("record 251: birth_date: ")
@@ -139,7 +139,7 @@ def test_a_key_that_comes_twice_names_both_records(session):
     records = list(payloads)
     records.append(dict(records[3]))
 
-    with pytest.raises(ingest.InvalidRecord, match=r"record 402: .* repeat record 4's"):
+    with pytest.raises(InvalidRecord, match=r"record 402: .* repeat record 4's"):
         bulk_load(session, payloads=records, artifact=load())
 
 
@@ -162,3 +162,54 @@ def test_bulk_load_refuses_a_populated_mpi(client, make_record, session):
 
     with pytest.raises(Conflict):
         bulk_load(session, payloads=payloads, artifact=load())
+
+
+class _Recorded:
+    """A progress that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+
+    def begin(self, step, total):
+        self.totals[str(step)] = total
+        self.done[str(step)] = 0
+
+    def advance(self, step, amount):
+        self.done[str(step)] += amount
+
+
+def test_the_load_reports_each_step_to_its_total(session):
+    total, payloads = iter_payloads(FIXTURE)
+    progress = _Recorded()
+
+    report = bulk_load(session, payloads=payloads, artifact=load(), total=total, progress=progress)
+
+    assert list(progress.totals) == [
+        "records stored",
+        "blocked pairs scored",
+        "records decided",
+        "links written",
+    ]
+    assert progress.done == progress.totals
+    assert progress.totals["records stored"] == report.records == total
+    assert progress.totals["blocked pairs scored"] >= report.candidate_pairs > 0
+
+
+def test_the_command_ends_with_a_summary_table(
+    tmp_path, database_url, committed_engine, monkeypatch
+):
+    monkeypatch.setenv("MPI_DATABASE_URL", database_url)
+
+    result = CliRunner().invoke(app, ["bulk-load", str(FIXTURE), "--state-dir", str(tmp_path)])
+
+    assert result.exit_code == 0, result.output
+    rows = {
+        cells[0]: cells[1]
+        for line in result.output.splitlines()
+        if (cells := [c.strip() for c in line.strip("│┃ ").split("│")]) and len(cells) == 2
+    }
+    assert rows["records loaded"] == "401"
+    assert int(rows["patients"].replace(",", "")) > 0
+    assert int(rows["peak memory (MiB)"].replace(",", "")) > 0
+    assert any(name.startswith("decided ") for name in rows)

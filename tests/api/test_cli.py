@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from mpi_api.auth.service import resolve_key
 from mpi_api.cli import app
-from mpi_store.errors import InvalidInput
+from mpi_store.domain.errors import InvalidInput
 
 
 def test_keys_create_prints_a_working_key(database_url, committed_engine, monkeypatch, tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 
 
 def _all(client, after=None):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, clinical_payload
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, clinical_payload
 from mpi_store.fhir_convert import convert_bundle, event_row
 from mpi_store.models import SourceRecord
 

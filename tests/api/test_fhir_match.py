@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from mpi_api.patients.ranking import grade
+from mpi_linker.score.schemas import CandidateScore
 from mpi_store.models import GoldenRecord, SourceRecord
 
 GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
@@ -146,4 +147,15 @@ def test_an_auto_tier_patient_a_guard_stops_is_probable(client, make_record):
     ],
 )
 def test_tiers_map_to_match_grades(tier, golden_id, expected):
-    assert grade({"tier": tier, "golden_record_id": golden_id}, certain=1) == expected
+    candidate = CandidateScore(
+        record_id=7,
+        golden_record_id=golden_id,
+        mpi_id="mpi_x",
+        match_probability=0.5,
+        match_weight=0.0,
+        tier=tier,
+        comparisons={},
+        blocking_key_kinds=[],
+    )
+
+    assert grade(candidate, certain=1) == expected

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from mpi_api.fhir.patient import mpi_id_of
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import GoldenRecord
 
 FAC1 = "urn:oid:2.16.840.1.113883.19.1"

@@ -15,9 +15,9 @@ from mpi_linker.features import blocking_keys, features
 from mpi_linker.frames import frame, read_events, read_records
 from mpi_linker.history_keys import is_history_key
 from mpi_linker.model.artifact import load
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.datasets import iter_payloads
 from mpi_store.db import unit_of_work
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.models import BlockingKey, SourceRecord
 
 FIXTURE = Path(__file__).parents[2] / "data" / "fixture"

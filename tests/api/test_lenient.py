@@ -9,7 +9,7 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import SourceRecord
 
 BAD_DATE = "1942-06-58"

@@ -8,7 +8,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import Event
 
 DEMOGRAPHIC_VALUES = ("Maria", "Gonzalez", "1984-03-12", "512-44-9087", "Elm", "Mary", "Oak")

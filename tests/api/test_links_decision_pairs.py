@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from mpi_api.cli import app
 from mpi_api.links.decision_pairs import decision_pairs, write_parquet
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 
 COLUMNS = [
     "decision_id",

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from mpi_classifier import apply
 from mpi_linker.model.artifact import load
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import LinkHistory
 
 FUSION = {"weight": 1.2, "threshold": 0.6, "training_prior": 0.5}

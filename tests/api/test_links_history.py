@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mpi_classifier import apply
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 
 
 def test_history_lists_the_linker_the_classifier_and_the_steward(

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 
 
 def _gray(client, make_record, moved, **fields):

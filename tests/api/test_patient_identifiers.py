@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 
 FAC1 = "urn:oid:2.16.840.1.113883.19.1"
 

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import (
     Adjudication,
     Event,

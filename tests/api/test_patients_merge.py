@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from sqlalchemy import func, select
 
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.models import Event, LinkHistory
 
 DEMOGRAPHIC_VALUES = ("Maria", "Gonzalez", "1984-03-12", "512-44-9087", "Oluwaseun", "1951-11-30")

@@ -35,7 +35,7 @@ class FixedClassifier:
         self.calls = 0
 
     def classify(self, pairs):
-        from mpi_store.errors import ClassifierUnavailable
+        from mpi_store.domain.errors import ClassifierUnavailable
 
         self.calls += 1
         if self.down:
@@ -66,8 +66,8 @@ class Store:
 
     def record(self, *, source: str = "FAC1", clinical=SOME_HISTORY, link=None, **demographics):
         from mpi_api.records.service import event_rows, record_row
-        from mpi_store.contracts import RecordCreate
-        from mpi_store.enums import LinkSource, LinkState, MatchResult
+        from mpi_store.domain.contracts import RecordCreate
+        from mpi_store.domain.enums import LinkSource, LinkState, MatchResult
         from mpi_store.repositories import (
             GoldenRecordRepository,
             LinkRepository,
@@ -119,7 +119,7 @@ class Store:
     ):
         """A new record the api put on its own provisional golden record, with one pending
         adjudication per candidate record and one outbox row."""
-        from mpi_store.enums import LinkState, MatchResult, OutboxTopic
+        from mpi_store.domain.enums import LinkState, MatchResult, OutboxTopic
         from mpi_store.repositories import (
             AdjudicationRepository,
             LinkRepository,

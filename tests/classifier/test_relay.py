@@ -13,7 +13,7 @@ from mpi_api.embedded import start_redis
 from mpi_classifier import relay
 from mpi_classifier.worker import TASK_NAME
 from mpi_store.db import make_sessionmaker, unit_of_work
-from mpi_store.enums import OutboxTopic
+from mpi_store.domain.enums import OutboxTopic
 from mpi_store.models import Outbox
 from mpi_store.repositories import OutboxRepository
 

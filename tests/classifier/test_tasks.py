@@ -6,7 +6,7 @@ import pytest
 
 from mpi_classifier import tasks
 from mpi_classifier.backends.overlap import OverlapClassifier
-from mpi_store.errors import ClassifierUnavailable
+from mpi_store.domain.errors import ClassifierUnavailable
 from mpi_store.repositories import AdjudicationRepository, LinkRepository
 
 

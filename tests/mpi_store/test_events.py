@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import EventType
-from mpi_store.errors import EventNotFound
+from mpi_store.domain.enums import EventType
+from mpi_store.domain.errors import EventNotFound
 from mpi_store.models import GoldenRecord
 from mpi_store.repositories import EventRepository, GoldenRecordRepository
 

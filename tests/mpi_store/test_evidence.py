@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mpi_store.evidence import corroborated
+from mpi_store.domain.evidence import corroborated
 
 NAMES = {
     "given_name": {"level": "Exact", "match_weight": 10.0},

@@ -6,7 +6,7 @@ import pytest
 
 from mpi_api.settings import Settings as ApiSettings
 from mpi_linker.settings import Settings as LinkerSettings
-from mpi_store.errors import ConfigurationError
+from mpi_store.domain.errors import ConfigurationError
 from mpi_store.settings import load_settings
 
 SECRET = "mpik_leaked_tail_QX7Z9"

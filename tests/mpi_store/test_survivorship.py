@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from mpi_store.domain.survivorship import survive
 from mpi_store.models import SourceRecord
-from mpi_store.survivorship import survive
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from mpi_store.contracts import RecordCreate
 from mpi_store.datasets import iter_payloads
+from mpi_store.domain.contracts import RecordCreate
 from mpi_training.generate import GenerateParams
 
 DATA = Path(__file__).resolve().parents[2] / "data"

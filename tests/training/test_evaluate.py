@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mpi_store.errors import InvalidInput
+from mpi_store.domain.errors import InvalidInput
 from mpi_training.evaluate import breakdown, evaluate, evaluate_files
 
 # Patient A has 3 records, B has 2, C has 1: 3 + 1 = 4 true pairs.

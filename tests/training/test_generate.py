@@ -11,8 +11,8 @@ from collections import defaultdict
 import pyarrow.parquet as pq
 import pytest
 
-from mpi_store.contracts import RecordCreate
 from mpi_store.datasets import iter_payloads
+from mpi_store.domain.contracts import RecordCreate
 from mpi_training.corruption.config import CorruptionConfig
 from mpi_training.generate import GenerateParams, generate
 from mpi_training.geography import Place, zip_table

@@ -9,7 +9,7 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from mpi_store.contracts import RecordCreate
+from mpi_store.domain.contracts import RecordCreate
 from mpi_training.generate import GenerateParams, generate
 from mpi_training.replay import replay, write_clusters
 

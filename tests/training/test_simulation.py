@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from mpi_store.contracts import RecordCreate
 from mpi_store.datasets import iter_payloads
+from mpi_store.domain.contracts import RecordCreate
 from mpi_training.generate import GenerateParams, generate
 from mpi_training.simulation import SimulationParams, part_path, simulate
 

@@ -13,7 +13,7 @@ from mpi_classifier.backends import Pair
 from mpi_classifier.backends.vllm import VllmClassifier
 from mpi_classifier.history import History
 from mpi_classifier.summaries import QUESTION, Summarizer, approximate_counter
-from mpi_store.errors import ClassifierUnavailable
+from mpi_store.domain.errors import ClassifierUnavailable
 
 # The body vLLM 0.32.0 answered for two prompts (stack.md §2.3), byte for byte.
 RECORDED = {

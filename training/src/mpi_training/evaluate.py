@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mpi_store.errors import InvalidInput
+from mpi_store.domain.errors import InvalidInput
 
 RecordKey = tuple[str, str]
 KEY_COLUMNS = ("source", "source_record_id")

@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS
 
 ERROR_LOG_FILE = "error_log.jsonl"
 MANIFEST_FILE = "manifest.json"

@@ -36,9 +36,9 @@ from mpi_api.patients.router import router as patients_router
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.router import router as records_router
 from mpi_api.settings import Settings
-from mpi_store.contracts import RecordCreate
 from mpi_store.db import is_transient, make_engine, make_sessionmaker
-from mpi_store.errors import DatabaseUnavailable, MPIError
+from mpi_store.domain.contracts import RecordCreate
+from mpi_store.domain.errors import DatabaseUnavailable, InvalidRecord, MPIError
 from mpi_store.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -167,5 +167,5 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
             {"field": ".".join(location) or "body", "type": item["type"], "message": item["msg"]}
         )
     # A bad record is the sender's data to fix; a bad path or query is the caller's request.
-    name = "InvalidRecord" if in_body else "InvalidRequest"
+    name = InvalidRecord.__name__ if in_body else "InvalidRequest"
     return JSONResponse({"error": name, "detail": problems}, status_code=422)

@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from mpi_api.supervise import Child, require_free_ports, supervise
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
+from mpi_store.domain.enums import Scope
+from mpi_store.domain.errors import ConfigurationError, InvalidInput
 from mpi_store.embedded import DEFAULT_STATE_DIR, resolve_database
-from mpi_store.enums import Scope
-from mpi_store.errors import ConfigurationError, InvalidInput
 from mpi_store.migrate import upgrade
 from mpi_store.settings import load_settings
 
@@ -231,11 +231,12 @@ def bulk_load_command(
     """Load and link a whole dataset into an empty MPI with Splink's batch predict, or
     (--relink) re-decide every stored record under a new linker model."""
     from mpi_api.bulk import bulk_load
-    from mpi_api.bulk.ingest import InvalidRecord
+    from mpi_api.bulk.progress import Bars
     from mpi_api.bulk.relink import relink as relink_all
+    from mpi_api.bulk.summary import load_summary, relink_summary
     from mpi_linker.model.artifact import load
     from mpi_store.datasets import iter_payloads
-    from mpi_store.errors import Conflict
+    from mpi_store.domain.errors import Conflict, InvalidRecord
 
     if relink == (data is not None):
         raise typer.BadParameter("give a dataset folder, or --relink without one")
@@ -244,12 +245,14 @@ def bulk_load_command(
     engine = make_engine(url, pool_size=1)
     started = time.perf_counter()
     try:
-        with unit_of_work(make_sessionmaker(engine)) as session:
+        with unit_of_work(make_sessionmaker(engine)) as session, Bars() as bars:
             if data is None:
-                relinked = relink_all(session, artifact=load(model))
+                relinked = relink_all(session, artifact=load(model), progress=bars)
             else:
-                _, payloads = iter_payloads(data)
-                report = bulk_load(session, payloads=payloads, artifact=load(model))
+                total, payloads = iter_payloads(data)
+                report = bulk_load(
+                    session, payloads=payloads, artifact=load(model), total=total, progress=bars
+                )
     except (InvalidRecord, Conflict) as e:
         typer.secho(
             f"Nothing was {'relinked' if relink else 'loaded'}: {e}", err=True, fg=typer.colors.RED
@@ -259,20 +262,9 @@ def bulk_load_command(
         engine.dispose()
     elapsed = time.perf_counter() - started
     if data is None:
-        print(
-            f"{relinked.records} records relinked in {elapsed:.1f} s: {relinked.links_changed} "
-            f"links changed; {relinked.patients} patients ({relinked.patients_kept} kept their "
-            f"mpi_id, {relinked.patients_created} new, {relinked.patients_redirected} redirected);"
-            f" {relinked.gray_pairs} gray pairs queued; decisions {relinked.match_results}; "
-            f"{relinked.manual_links_kept} MANUAL links kept ({relinked.manual_disagreements} "
-            "the new model disagrees with, disputed: GET /links?disputed=true)"
-        )
-        return
-    print(
-        f"{report.records} records -> {report.golden_records} patients in {elapsed:.1f} s "
-        f"({report.records / max(elapsed, 1e-9):.0f} records/s); {report.candidate_pairs} "
-        f"pairs at or above the reject bound; decisions {report.match_results}"
-    )
+        relink_summary(relinked, elapsed)
+    else:
+        load_summary(report, elapsed)
 
 
 @app.command("export-clusters")

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from mpi_api.auth.service import Principal, resolve_key
 from mpi_api.settings import Settings
 from mpi_store.db import unit_of_work
-from mpi_store.enums import Scope
-from mpi_store.errors import Unauthorized
+from mpi_store.domain.enums import Scope
+from mpi_store.domain.errors import Unauthorized
 
 
 def get_settings(request: Request) -> Settings:

@@ -8,13 +8,10 @@ from typing import Any
 
 import httpx
 
-from mpi_store.errors import DependencyUnavailable
+from mpi_linker.score.schemas import ScoreResponse
+from mpi_store.domain.errors import LinkerUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class LinkerUnavailable(DependencyUnavailable):
-    """The linker did not answer in time; nothing was written, retry later."""
 
 
 class LinkerClient:
@@ -33,7 +30,7 @@ class LinkerClient:
 
     def score(
         self, *, features: dict[str, Any], blocking_keys: list[str], exclude_record_id: int | None
-    ) -> dict[str, Any]:
+    ) -> ScoreResponse:
         body = {
             "features": features,
             "blocking_keys": blocking_keys,
@@ -44,8 +41,7 @@ class LinkerClient:
                 response = self.http.post("/score", json=body)
                 if response.status_code < 500:
                     response.raise_for_status()
-                    result: dict[str, Any] = response.json()
-                    return result
+                    return ScoreResponse.model_validate_json(response.content)
                 log.warning("linker answered %d (attempt %d)", response.status_code, attempt + 1)
             except httpx.TransportError as error:
                 log.warning(

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mpi_api.fhir import outcome
-from mpi_store.errors import DependencyUnavailable, InternalError, MPIError, PayloadTooLarge
+from mpi_store.domain.errors import DependencyUnavailable, InternalError, MPIError, PayloadTooLarge
 
 log = logging.getLogger(__name__)
 

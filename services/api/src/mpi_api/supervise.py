@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mpi_api.embedded import EmbeddedRedis
-from mpi_store.errors import InvalidInput
+from mpi_store.domain.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 

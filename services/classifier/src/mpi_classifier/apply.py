@@ -22,17 +22,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
-from mpi_store.enums import (
+from mpi_store.domain.enums import (
     AdjudicationState,
     LinkSource,
     LinkState,
     MatchResult,
     Verdict,
 )
-from mpi_store.guards import pair_guards
+from mpi_store.domain.guards import pair_guards
+from mpi_store.domain.survivorship import survive
 from mpi_store.models import Adjudication, GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import AdjudicationRepository, GoldenRecordRepository, LinkRepository
-from mpi_store.survivorship import survive
 
 log = logging.getLogger(__name__)
 _DIGITS = re.compile(r"\D+")

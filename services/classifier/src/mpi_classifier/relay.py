@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from mpi_classifier.settings import BrokerSettings, Settings
 from mpi_classifier.worker import TASK_NAME, configure
 from mpi_store.db import unit_of_work
-from mpi_store.enums import OutboxTopic
+from mpi_store.domain.enums import OutboxTopic
 from mpi_store.repositories import AdjudicationRepository, OutboxRepository
 
 log = logging.getLogger(__name__)

@@ -25,9 +25,9 @@ from mpi_classifier.backends import Classifier, Pair, make_classifier
 from mpi_classifier.settings import Settings
 from mpi_classifier.worker import TASK_NAME, app
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
-from mpi_store.enums import AdjudicationState
-from mpi_store.errors import ClassifierUnavailable
-from mpi_store.evidence import corroborated
+from mpi_store.domain.enums import AdjudicationState
+from mpi_store.domain.errors import ClassifierUnavailable
+from mpi_store.domain.evidence import corroborated
 from mpi_store.models import Adjudication
 from mpi_store.repositories import AdjudicationRepository, SourceRecordRepository
 from mpi_store.settings import load_settings
@@ -98,7 +98,7 @@ def adjudicate_once(
 def _splink_alone(adjudication: Adjudication, classifier: Classifier, reason: str) -> apply.Scores:
     """The documented gray policy without a classifier term: link at or above the linker
     model's accept-alone bound (stored with the pair) when a person-level field agrees beyond
-    the names (`mpi_store.evidence`), else no match. A pair stored before the bound existed
+    the names (`mpi_store.domain.evidence`), else no match. A pair stored before the bound existed
     is never linked this way."""
     bound = adjudication.accept_alone_threshold
     return apply.Scores(

@@ -7,7 +7,7 @@ import unicodedata
 
 from doublemetaphone import doublemetaphone
 
-from mpi_store.names import name_aliases as name_aliases
+from mpi_store.domain.names import name_aliases as name_aliases
 
 _SPACES = re.compile(r"\s+")
 _NON_DIGIT = re.compile(r"\D+")

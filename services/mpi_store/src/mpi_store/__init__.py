@@ -1,1 +1,2 @@
-"""Golden-record store: models, repositories, migrations and the record contract."""
+"""Golden-record store: models, repositories, migrations, and the shared core every service
+reads (`mpi_store.domain`: the record contract, link vocabulary, errors, guards, survivorship)."""

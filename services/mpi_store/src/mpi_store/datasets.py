@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, clinical_payload, iso_date
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, clinical_payload, iso_date
 
 RECORDS_FILE = "records.parquet"
 EVENTS_FILE = "events.parquet"

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from mpi_store.db import normalise_url
-from mpi_store.errors import InvalidInput
+from mpi_store.domain.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from pydantic import AliasChoices, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from mpi_store.errors import ConfigurationError
+from mpi_store.domain.errors import ConfigurationError
 
 S = TypeVar("S", bound=BaseSettings)
 

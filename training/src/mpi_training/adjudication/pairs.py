@@ -26,7 +26,7 @@ from mpi_linker.frames import (
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.train import predict_pairs
 from mpi_store.datasets import EVENTS_FILE
-from mpi_store.guards import pair_guards
+from mpi_store.domain.guards import pair_guards
 
 
 @dataclass(frozen=True)

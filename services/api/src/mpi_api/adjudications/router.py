@@ -11,8 +11,8 @@ from mpi_api.adjudications import service
 from mpi_api.adjudications.schemas import AdjudicationPage, AdjudicationRead, RecordKey
 from mpi_api.deps import AdminDep, ReaderDep, SessionDep, SettingsDep
 from mpi_api.responses import error_responses
-from mpi_store.contracts import MAX_ID
-from mpi_store.enums import AdjudicationState, Verdict
+from mpi_store.domain.contracts import MAX_ID
+from mpi_store.domain.enums import AdjudicationState, Verdict
 from mpi_store.models import Adjudication, SourceRecord
 
 router = APIRouter(prefix="/adjudications", tags=["adjudications"])

@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel
 
-from mpi_store.enums import AdjudicationState, Verdict
+from mpi_store.domain.enums import AdjudicationState, Verdict
 
 
 class RecordKey(BaseModel):

@@ -7,8 +7,8 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import AdjudicationState, OutboxTopic
-from mpi_store.errors import AdjudicationNotFound, Conflict
+from mpi_store.domain.enums import AdjudicationState, OutboxTopic
+from mpi_store.domain.errors import AdjudicationNotFound, Conflict
 from mpi_store.models import Adjudication, SourceRecord
 from mpi_store.repositories import AdjudicationRepository, OutboxRepository
 

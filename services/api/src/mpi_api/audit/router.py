@@ -10,8 +10,8 @@ from mpi_api.adjudications.schemas import RecordKey
 from mpi_api.audit.schemas import AuditPage, AuditRead
 from mpi_api.deps import AdminDep, SessionDep
 from mpi_api.responses import error_responses
-from mpi_store.contracts import MAX_ID, StorableText, Timestamp
-from mpi_store.enums import ReadAction
+from mpi_store.domain.contracts import MAX_ID, StorableText, Timestamp
+from mpi_store.domain.enums import ReadAction
 from mpi_store.repositories import AuditFilters, ReadAuditRepository
 
 router = APIRouter(prefix="/audit", tags=["audit"])

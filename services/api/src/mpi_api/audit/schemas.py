@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, Field
 
 from mpi_api.adjudications.schemas import RecordKey
-from mpi_store.enums import ReadAction
+from mpi_store.domain.enums import ReadAction
 
 
 class AuditRead(BaseModel):

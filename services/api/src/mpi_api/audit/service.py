@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from mpi_api.auth.service import Principal
-from mpi_store.enums import ReadAction
+from mpi_store.domain.enums import ReadAction
 from mpi_store.repositories import ReadAuditRepository
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import Scope
-from mpi_store.errors import Forbidden
+from mpi_store.domain.enums import Scope
+from mpi_store.domain.errors import Forbidden
 from mpi_store.repositories import ApiKeyRepository
 
 _KEY_PREFIX = "mpik_"

@@ -29,10 +29,11 @@ from sqlalchemy.orm import Session
 from mpi_api.bulk.decide import decide_in_order
 from mpi_api.bulk.ingest import ingest_records
 from mpi_api.bulk.predict import batch_predict, term_frequencies
+from mpi_api.bulk.progress import Progress, Silent, Step
 from mpi_api.bulk.write import write_links
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.scoring import Scorer
-from mpi_store.errors import Conflict
+from mpi_store.domain.errors import Conflict
 from mpi_store.models import SourceRecord
 from mpi_store.repositories import LinkerIndexRepository
 
@@ -46,17 +47,27 @@ class BulkReport:
 
 
 def bulk_load(
-    session: Session, *, payloads: Iterable[Mapping[str, Any]], artifact: ModelArtifact
+    session: Session,
+    *,
+    payloads: Iterable[Mapping[str, Any]],
+    artifact: ModelArtifact,
+    total: int = 0,
+    progress: Progress | None = None,
 ) -> BulkReport:
-    """Load into an empty MPI (a first load or a migration); refuses a populated one."""
+    """Load into an empty MPI (a first load or a migration); refuses a populated one.
+    `total` (the number of payloads, where known) sizes the `progress` report."""
     if session.scalar(select(func.count()).select_from(SourceRecord)):
         raise Conflict("bulk load needs an empty MPI; send further records to POST /records")
-    records, features = ingest_records(session, payloads)
+    progress = progress or Silent()
+    progress.begin(Step.STORED, total)
+    records, features = ingest_records(session, payloads, progress)
     scorer = Scorer(artifact)
     tfs = term_frequencies(LinkerIndexRepository(session), scorer, features)
-    with batch_predict(features, artifact, tfs) as predictions:
-        decided = decide_in_order(records, predictions.by_record, scorer, artifact)
+    with batch_predict(features, artifact, tfs, progress) as predictions:
+        decided = decide_in_order(records, predictions.by_record, scorer, artifact, progress)
+    progress.begin(Step.WRITTEN, len(records))
     write_links(session, records, decided)
+    progress.advance(Step.WRITTEN, len(records))
     return BulkReport(
         records=len(records),
         golden_records=len(decided.mpi_ids),

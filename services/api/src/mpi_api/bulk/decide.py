@@ -1,5 +1,6 @@
 """Each record's decision in input order, against the records before it, as the online path
-makes it (`matching.decide`); golden records are known by position until they are stored."""
+makes it (`mpi_linker.decision.decide`); golden records are known by position until they are
+stored."""
 
 from __future__ import annotations
 
@@ -11,16 +12,19 @@ from typing import Any
 
 from mpi_api.bulk.ingest import StoredRecord
 from mpi_api.bulk.predict import RecordPairs
-from mpi_api.records.matching import decide
+from mpi_api.bulk.progress import Progress, Step
+from mpi_linker.decision import decide
 from mpi_linker.model.artifact import ModelArtifact
+from mpi_linker.score.schemas import CandidateScore, ComparisonRead, ScoreResponse
 from mpi_linker.scoring import Scorer
-from mpi_store.enums import LinkSource, LinkState, MatchResult
+from mpi_store.domain.enums import LinkSource, LinkState, MatchResult
 from mpi_store.repositories.golden_records import new_mpi_id
 
 
 @dataclass(frozen=True, slots=True)
 class GrayPair:
-    """`matching.GrayPair` with its comparison weights as JSON text (a tenth of the memory)."""
+    """`mpi_linker.decision.GrayPair` with its comparison weights as JSON text (a tenth of the
+    memory)."""
 
     candidate_record_id: int
     candidate_position: int
@@ -31,7 +35,7 @@ class GrayPair:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A record's `matching.Decision`, compact until it is written: its golden record by
+    """A record's `mpi_linker.decision.Decision`, compact until it is written: its golden record by
     position and its reason as JSON text."""
 
     position: int
@@ -53,15 +57,21 @@ class Decided:
     accept_alone: float
 
 
+# Decisions reported to the progress a thousand at a time (each report takes a lock).
+PROGRESS_EVERY = 1000
+
+
 def decide_in_order(
     records: Sequence[StoredRecord],
     pairs: Iterator[RecordPairs],
     scorer: Scorer,
     artifact: ModelArtifact,
+    progress: Progress,
 ) -> Decided:
     """Decide `records` (ascending ids) given their pairs with earlier records (ascending ids
     of the later record, then of the earlier). Candidates that score alike stay in id order,
     the order in which the online linker fetches them."""
+    progress.begin(Step.DECIDED, len(records))
     mpi_ids: list[str] = []
     golden_of: dict[int, int] = {}
     members: dict[int, list[StoredRecord]] = defaultdict(list)
@@ -77,20 +87,21 @@ def decide_in_order(
                 _candidate(scorer, artifact, first, pair, golden_of, mpi_ids)
                 for first, pair in earlier
             ),
-            key=lambda c: c["match_probability"],
+            key=lambda c: c.match_probability,
             reverse=True,
         )
-        scored = {
-            "model_version": artifact.version,
-            "prior_probability": scorer.prior_probability,
-            "prior_match_weight": scorer.prior_match_weight,
-            "auto_threshold": artifact.thresholds.auto,
-            "reject_threshold": artifact.thresholds.reject,
-            "accept_alone_threshold": artifact.thresholds.accept_alone,
-            "candidates_found": len(candidates),
-            "capped": False,
-            "candidates": candidates,
-        }
+        scored = ScoreResponse(
+            model_version=artifact.version,
+            prior_probability=scorer.prior_probability,
+            prior_match_weight=scorer.prior_match_weight,
+            auto_threshold=artifact.thresholds.auto,
+            reject_threshold=artifact.thresholds.reject,
+            accept_alone_threshold=artifact.thresholds.accept_alone,
+            candidates_found=len(candidates),
+            capped=False,
+            generic_key_kinds=[],
+            candidates=candidates,
+        )
         decision = decide(record, scored, members)
         if decision.golden_record_id is None:
             mpi_ids.append(new_mpi_id())
@@ -120,6 +131,9 @@ def decide_in_order(
                 ),
             )
         )
+        if len(outcomes) % PROGRESS_EVERY == 0:
+            progress.advance(Step.DECIDED, PROGRESS_EVERY)
+    progress.advance(Step.DECIDED, len(outcomes) % PROGRESS_EVERY)
     return Decided(outcomes, mpi_ids, members, artifact.version, artifact.thresholds.accept_alone)
 
 
@@ -130,22 +144,22 @@ def _candidate(
     pair: Mapping[str, Any],
     golden_of: Mapping[int, int],
     mpi_ids: Sequence[str],
-) -> dict[str, Any]:
+) -> CandidateScore:
     """The earlier record `candidate_id` of a predicted pair (either side), as the linker
     would have answered it."""
     score = scorer.explain(pair)
     position = golden_of[candidate_id]
-    return {
-        "record_id": candidate_id,
-        "golden_record_id": position,
-        "mpi_id": mpi_ids[position],
-        "match_probability": score.match_probability,
-        "match_weight": score.match_weight,
-        "tier": artifact.thresholds.tier(score.match_probability),
-        "comparisons": {
-            name: {"level": c.level, "label": c.label, "match_weight": c.match_weight}
+    return CandidateScore(
+        record_id=candidate_id,
+        golden_record_id=position,
+        mpi_id=mpi_ids[position],
+        match_probability=score.match_probability,
+        match_weight=score.match_weight,
+        tier=artifact.thresholds.tier(score.match_probability),
+        comparisons={
+            name: ComparisonRead(level=c.level, label=c.label, match_weight=c.match_weight)
             for name, c in score.comparisons.items()
         },
         # Batch blocking explodes the key array: a pair does not say which key found it.
-        "blocking_key_kinds": None,
-    }
+        blocking_key_kinds=None,
+    )

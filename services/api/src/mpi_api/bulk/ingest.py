@@ -15,12 +15,14 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from mpi_api.bulk.progress import Progress, Step
 from mpi_api.records import service
 from mpi_linker.features import blocking_keys, features
 from mpi_linker.frames import SCHEMA
 from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
 from mpi_store.bulk_writes import copy_rows, reserve_ids
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
+from mpi_store.domain.errors import InvalidRecord
 from mpi_store.models import BlockingKey, ClinicalEvent, LinkerRecord, SourceRecord
 
 BATCH = 1000
@@ -87,7 +89,7 @@ class StoredRecord:
 
 
 def ingest_records(
-    session: Session, payloads: Iterable[Mapping[str, Any]]
+    session: Session, payloads: Iterable[Mapping[str, Any]], progress: Progress
 ) -> tuple[list[StoredRecord], pa.Table]:
     """Validate and store the records, their clinical events and linker index; a record that
     fails validation raises before its batch is written (the caller rolls back the rest).
@@ -112,19 +114,16 @@ def ingest_records(
             records.append(batch.add(record_id, contract, stored_at))
         batch.write(session)
         features_by_batch.append(pa.RecordBatch.from_pylist(batch.linker_rows, schema=SCHEMA))
+        progress.advance(Step.STORED, len(contracts))
     return records, pa.Table.from_batches(features_by_batch, schema=SCHEMA)
-
-
-class InvalidRecord(ValueError):
-    """A record of the load is invalid: its position (1-based), its key and the fields at
-    fault, never their values."""
 
 
 def _validated(
     position: int, payload: Mapping[str, Any], positions: dict[tuple[str, str], int]
 ) -> RecordCreate:
     """The record's contract; `positions` (each key's position so far) catches a key that
-    comes twice, which one load cannot store."""
+    comes twice, which one load cannot store. `InvalidRecord` names its position (1-based),
+    its key and the fields at fault, never their values."""
     try:
         contract = RecordCreate.model_validate(payload)
     except ValidationError as e:

@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 from splink import DuckDBAPI, Linker
 
 from mpi_api.bulk.ingest import batches
+from mpi_api.bulk.progress import Progress, Step
 from mpi_linker.features import MAX_BLOCK_SIZE, TF_COLUMNS
 from mpi_linker.frames import SCHEMA
 from mpi_linker.model.artifact import ModelArtifact
@@ -82,7 +83,10 @@ def term_frequencies(
 
 @contextmanager
 def batch_predict(
-    table: pa.Table, artifact: ModelArtifact, tfs: dict[str, dict[str, float]]
+    table: pa.Table,
+    artifact: ModelArtifact,
+    tfs: dict[str, dict[str, float]],
+    progress: Progress,
 ) -> Iterator[Predictions]:
     """The pairs of `table`'s records (ids as `unique_id`) at or above the reject bound; they
     can be read until the block ends."""
@@ -92,19 +96,29 @@ def batch_predict(
     field = table.schema.get_field_index(BLOCKING_KEYS_COLUMN)
     keys, blocked = _capped_blocks(table.column(field).combine_chunks())
     chunks = max(1, math.ceil(blocked / BLOCKED_PAIRS_PER_CHUNK))
+    progress.begin(Step.SCORED, blocked)
     with tempfile.TemporaryDirectory(prefix="mpi-bulk-") as folder:
         files = [Path(folder) / f"chunk-{chunk}.parquet" for chunk in range(1, chunks + 1)]
-        _score(table.set_column(field, SCHEMA.field(field), keys), artifact, tfs, files)
+        # Each chunk's share of the blocked pairs, as it is scored.
+        shares = [blocked // chunks + (i < blocked % chunks) for i in range(chunks)]
+        blocked_table = table.set_column(field, SCHEMA.field(field), keys)
+        for share in _score(blocked_table, artifact, tfs, files, shares):
+            progress.advance(Step.SCORED, share)
         count = sum(pq.ParquetFile(file).metadata.num_rows for file in files)
         yield Predictions(count, _by_record(files))
 
 
 def _score(
-    table: pa.Table, artifact: ModelArtifact, tfs: dict[str, dict[str, float]], files: list[Path]
-) -> None:
+    table: pa.Table,
+    artifact: ModelArtifact,
+    tfs: dict[str, dict[str, float]],
+    files: list[Path],
+    shares: list[int],
+) -> Iterator[int]:
     """Score the pairs in as many chunks as `files`, each chunk's into its file: the scores
-    only, ordered by later and earlier record. The compared values, the blocked pairs and the
-    rest of Splink's tables go with the DuckDB connection."""
+    only, ordered by later and earlier record; yields each chunk's share once it is written.
+    The compared values, the blocked pairs and the rest of Splink's tables go with the DuckDB
+    connection."""
     with duckdb.connect() as connection:
         db_api = DuckDBAPI(connection=connection)
         linker = Linker(db_api.register(table), dict(artifact.splink))
@@ -114,7 +128,7 @@ def _score(
                 schema=pa.schema([(column, pa.string()), (f"tf_{column}", pa.float64())]),
             )
             linker.table_management.register_term_frequency_lookup(db_api.register(lookup), column)
-        for chunk, file in enumerate(files, start=1):
+        for chunk, (file, share) in enumerate(zip(files, shares, strict=True), start=1):
             predictions = linker.inference.predict_chunk(
                 left_chunk=(chunk, len(files)),
                 right_chunk=(1, 1),
@@ -129,6 +143,7 @@ def _score(
                 f"ORDER BY {_LATER}, {_EARLIER}"
             ).write_parquet(str(file))
             predictions.drop_table_from_database_and_remove_from_cache()
+            yield share
 
 
 def _by_record(files: list[Path]) -> Iterator[RecordPairs]:

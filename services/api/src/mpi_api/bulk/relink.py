@@ -38,12 +38,14 @@ from sqlalchemy.orm import Session
 from mpi_api.bulk.decide import Decided, decide_in_order
 from mpi_api.bulk.ingest import StoredRecord
 from mpi_api.bulk.predict import batch_predict, term_frequencies
+from mpi_api.bulk.progress import Progress, Silent, Step
 from mpi_api.records import service
 from mpi_linker.frames import SCHEMA
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
 from mpi_linker.scoring import Scorer
-from mpi_store.enums import AdjudicationState, LinkSource, MatchResult
+from mpi_store.domain.enums import AdjudicationState, LinkSource, MatchResult
+from mpi_store.domain.survivorship import survive
 from mpi_store.models import Adjudication, Link, SourceRecord
 from mpi_store.repositories import (
     AdjudicationRepository,
@@ -52,7 +54,6 @@ from mpi_store.repositories import (
     LinkRepository,
     OutboxRepository,
 )
-from mpi_store.survivorship import survive
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,9 @@ class RelinkReport:
     manual_disagreements: int
 
 
-def relink(session: Session, *, artifact: ModelArtifact) -> RelinkReport:
+def relink(
+    session: Session, *, artifact: ModelArtifact, progress: Progress | None = None
+) -> RelinkReport:
     records = [
         StoredRecord(**{name: getattr(row, name) for name in _VIEW_FIELDS})
         for row in session.scalars(select(SourceRecord).order_by(SourceRecord.id))
@@ -89,9 +92,13 @@ def relink(session: Session, *, artifact: ModelArtifact) -> RelinkReport:
     )
     scorer = Scorer(artifact)
     tfs = term_frequencies(index, scorer, features)
-    with batch_predict(features, artifact, tfs) as predictions:
-        decided = decide_in_order(records, predictions.by_record, scorer, artifact)
-    return _write(session, records, decided)
+    progress = progress or Silent()
+    with batch_predict(features, artifact, tfs, progress) as predictions:
+        decided = decide_in_order(records, predictions.by_record, scorer, artifact, progress)
+    progress.begin(Step.WRITTEN, len(records))
+    report = _write(session, records, decided)
+    progress.advance(Step.WRITTEN, len(records))
+    return report
 
 
 def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) -> RelinkReport:

@@ -15,9 +15,9 @@ from mpi_api.bulk.decide import Decided
 from mpi_api.bulk.ingest import StoredRecord
 from mpi_api.records import service
 from mpi_store.bulk_writes import copy_rows, reserve_ids
-from mpi_store.enums import AdjudicationState, EventType, GoldenStatus
+from mpi_store.domain.enums import AdjudicationState, EventType, GoldenStatus
+from mpi_store.domain.survivorship import survive
 from mpi_store.models import Adjudication, Event, GoldenRecord, Link, LinkHistory, Outbox
-from mpi_store.survivorship import survive
 
 _DECISION_COLUMNS = (
     "record_id",

@@ -12,7 +12,7 @@ from mpi_api.drill.population import phi_values
 from mpi_api.drill.report import Check
 from mpi_api.drill.stack import Stack
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
-from mpi_store.enums import Scope
+from mpi_store.domain.enums import Scope
 from mpi_store.repositories import ApiKeyRepository
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from mpi_api.deps import ReaderDep, SessionDep
 from mpi_api.events.schemas import EventPage, EventRead
 from mpi_api.responses import error_responses
-from mpi_store.contracts import MAX_ID
+from mpi_store.domain.contracts import MAX_ID
 from mpi_store.repositories import EventRepository
 
 router = APIRouter(prefix="/events", tags=["events"])

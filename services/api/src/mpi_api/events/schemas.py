@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from mpi_store.enums import EventType
+from mpi_store.domain.enums import EventType
 
 
 class EventRead(BaseModel):

@@ -14,7 +14,7 @@ from mpi_api.fhir.outcome import FhirError
 from mpi_api.fhir.patient import parse_patient, to_record, validated
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.service import IngestResult, ingest_record
-from mpi_store.contracts import clinical_payload
+from mpi_store.domain.contracts import clinical_payload
 from mpi_store.fhir_convert import event_row, resource_events
 
 # The resources `fhir_convert` reads, and the element naming their patient.

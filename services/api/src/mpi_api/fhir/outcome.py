@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from mpi_store.errors import DependencyUnavailable, MPIError
+from mpi_store.domain.errors import DependencyUnavailable, MPIError
 
 PREFIX = "/fhir"
 MEDIA_TYPE = "application/fhir+json"

@@ -10,7 +10,7 @@ from fhir.resources.R4B.patient import Patient
 from pydantic import BaseModel, ValidationError
 
 from mpi_api.fhir.outcome import FhirError
-from mpi_store.contracts import RecordCreate
+from mpi_store.domain.contracts import RecordCreate
 from mpi_store.fhir_convert import SSN_SYSTEM, demographics
 from mpi_store.models import GoldenRecord, Link, SourceRecord
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from mpi_api.fhir.patient import resource_id, source_system
 from mpi_api.records import service
-from mpi_store.errors import RecordNotFound
+from mpi_store.domain.errors import RecordNotFound
 from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 
 

@@ -28,8 +28,8 @@ from mpi_api.patients.identifiers import patients_with_identifier, split_identif
 from mpi_api.patients.service import get_patient
 from mpi_api.records import service
 from mpi_api.settings import Settings
-from mpi_store.contracts import StorableText
-from mpi_store.enums import ReadAction
+from mpi_store.domain.contracts import StorableText
+from mpi_store.domain.enums import ReadAction
 from mpi_store.models import GoldenRecord
 from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 

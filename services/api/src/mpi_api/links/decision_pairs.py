@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import MatchResult
+from mpi_store.domain.enums import MatchResult
 from mpi_store.models import Adjudication, LinkHistory
 from mpi_store.repositories import (
     AdjudicationRepository,

@@ -22,8 +22,8 @@ from mpi_api.links.explanation_schemas import (
     ThresholdsRead,
     WaterfallStep,
 )
-from mpi_store.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
-from mpi_store.errors import LinkNotFound
+from mpi_store.domain.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
+from mpi_store.domain.errors import LinkNotFound
 from mpi_store.models import LinkHistory
 from mpi_store.repositories import (
     GoldenRecordRepository,

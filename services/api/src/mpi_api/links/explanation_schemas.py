@@ -7,7 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, Field
 
 from mpi_api.adjudications.schemas import RecordKey
-from mpi_store.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
+from mpi_store.domain.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
 
 
 class DecisionRead(BaseModel):

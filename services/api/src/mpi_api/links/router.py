@@ -22,8 +22,8 @@ from mpi_api.links.schemas import (
     WaitingFor,
 )
 from mpi_api.responses import StaleVersionRead, error_responses
-from mpi_store.contracts import MAX_ID, StorableText, Timestamp
-from mpi_store.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
+from mpi_store.domain.contracts import MAX_ID, StorableText, Timestamp
+from mpi_store.domain.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
 from mpi_store.repositories import QueueFilters, QueueSort
 
 router = APIRouter(prefix="/links", tags=["links"])

@@ -9,8 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from pydantic.config import JsonDict
 
 from mpi_api.adjudications.schemas import RecordKey
-from mpi_store.contracts import StorableText
-from mpi_store.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
+from mpi_store.domain.contracts import StorableText
+from mpi_store.domain.enums import AdjudicationState, LinkSource, LinkState, MatchResult, Verdict
 
 WaitingFor = Literal["classifier", "classifier_failed", "steward"]
 

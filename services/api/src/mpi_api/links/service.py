@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from mpi_api.links.schemas import LinkDecisionCreate
 from mpi_api.records.service import refresh_golden
-from mpi_store.contracts import MAX_ID
 from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
-from mpi_store.enums import LinkSource, LinkState, MatchResult
-from mpi_store.errors import LinkNotFound, NotFound, PatientNotFound, StaleVersion
+from mpi_store.domain.contracts import MAX_ID
+from mpi_store.domain.enums import LinkSource, LinkState, MatchResult
+from mpi_store.domain.errors import LinkNotFound, NotFound, PatientNotFound, StaleVersion
 from mpi_store.models import GoldenRecord, Link, LinkHistory
 from mpi_store.repositories import (
     AdjudicationRepository,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mpi_store.guards import pair_guards
+from mpi_store.domain.guards import pair_guards
 from mpi_store.models import SourceRecord
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from mpi_api.fhir.patient import source_key
 from mpi_api.records.service import get_record
-from mpi_store.errors import RecordNotFound
+from mpi_store.domain.errors import RecordNotFound
 from mpi_store.models import GoldenRecord
 from mpi_store.repositories import GoldenRecordRepository, SourceRecordRepository
 

@@ -11,15 +11,17 @@ probability and match weight are those of its best-scoring record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.service import event_rows, record_row
 from mpi_linker.features import blocking_keys, features
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, Demographics, RecordCreate
-from mpi_store.enums import MatchResult
+from mpi_linker.model.artifact import Tier
+from mpi_linker.score.schemas import CandidateScore
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, Demographics, RecordCreate
+from mpi_store.domain.enums import MatchResult
 from mpi_store.models import GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 
@@ -27,7 +29,6 @@ from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 QUERY_KEY = ("$match", "query")
 
 Grade = Literal["certain", "probable", "possible", "certainly-not"]
-Tier = Literal["auto", "gray", "reject"]
 
 
 @dataclass(frozen=True)
@@ -66,35 +67,35 @@ def rank_patients(
         session, record=record_row(record), features=linker_features, blocking_keys=keys
     )
     certain = decision.golden_record_id if decision.match_result == MatchResult.MATCH else None
-    best: dict[int, dict[str, Any]] = {}
-    for candidate in scored["candidates"]:  # best first
-        best.setdefault(candidate["golden_record_id"], candidate)
+    best: dict[int, CandidateScore] = {}
+    for candidate in scored.candidates:  # best first
+        best.setdefault(candidate.golden_record_id, candidate)
     graded = [(grade(candidate, certain), candidate) for candidate in best.values()]
     if only_certain:
         graded = [g for g in graded if g[0] == "certain"][:1]
     if min_probability is not None:
-        graded = [g for g in graded if g[1]["match_probability"] >= min_probability]
+        graded = [g for g in graded if g[1].match_probability >= min_probability]
     goldens = GoldenRecordRepository(session)
     links = LinkRepository(session)
     ranked = []
     for match_grade, candidate in graded[:count]:
-        golden = goldens.survivor(goldens.get(candidate["golden_record_id"]))
+        golden = goldens.survivor(goldens.get(candidate.golden_record_id))
         ranked.append(
             RankedPatient(
                 golden=golden,
                 members=links.records_of_golden(golden.id),
                 grade=match_grade,
-                tier=candidate["tier"],
-                probability=candidate["match_probability"],
-                match_weight=candidate["match_weight"],
+                tier=candidate.tier,
+                probability=candidate.match_probability,
+                match_weight=candidate.match_weight,
             )
         )
     return ranked
 
 
-def grade(candidate: dict[str, Any], certain: int | None) -> Grade:
-    if candidate["golden_record_id"] == certain:
+def grade(candidate: CandidateScore, certain: int | None) -> Grade:
+    if candidate.golden_record_id == certain:
         return "certain"
-    if candidate["tier"] == "auto":
+    if candidate.tier == "auto":
         return "probable"
-    return "possible" if candidate["tier"] == "gray" else "certainly-not"
+    return "possible" if candidate.tier == "gray" else "certainly-not"

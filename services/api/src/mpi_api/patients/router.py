@@ -32,8 +32,8 @@ from mpi_api.patients.schemas import (
     UnmergeRead,
 )
 from mpi_api.responses import MergeConflictRead, error_responses
-from mpi_store.contracts import StorableText
-from mpi_store.enums import GoldenStatus, ReadAction
+from mpi_store.domain.contracts import StorableText
+from mpi_store.domain.enums import GoldenStatus, ReadAction
 from mpi_store.models import GoldenRecord, SourceRecord
 
 router = APIRouter(prefix="/patients", tags=["patients"])

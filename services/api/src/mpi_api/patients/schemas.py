@@ -16,9 +16,10 @@ from pydantic import (
 from pydantic.config import JsonDict
 
 from mpi_api.adjudications.schemas import RecordKey
-from mpi_api.patients.ranking import Grade, Tier
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, Demographics, StorableText
-from mpi_store.enums import GoldenStatus, LinkSource, LinkState, MatchResult
+from mpi_api.patients.ranking import Grade
+from mpi_linker.model.artifact import Tier
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, Demographics, StorableText
+from mpi_store.domain.enums import GoldenStatus, LinkSource, LinkState, MatchResult
 
 
 class LinkedRecordRead(BaseModel):

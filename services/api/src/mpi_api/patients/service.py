@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from mpi_api.patients.schemas import LinkedRecordRead, PatientRead
-from mpi_store.enums import GoldenStatus
-from mpi_store.errors import PatientNotFound
+from mpi_store.domain.enums import GoldenStatus
+from mpi_store.domain.errors import PatientNotFound
 from mpi_store.models import GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import GoldenRecordRepository, LinkRepository
 

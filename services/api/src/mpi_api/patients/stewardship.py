@@ -19,14 +19,15 @@ from mpi_api.patients.conflicts import merge_conflicts
 from mpi_api.patients.schemas import MergeCreate, SplitCreate, UnmergeCreate
 from mpi_api.records.service import refresh_golden
 from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
-from mpi_store.enums import EventType, LinkSource, LinkState, MatchResult
-from mpi_store.errors import (
+from mpi_store.domain.enums import EventType, LinkSource, LinkState, MatchResult
+from mpi_store.domain.errors import (
     Conflict,
     InvalidInput,
     MergeConflict,
     PatientNotFound,
     RecordNotFound,
 )
+from mpi_store.domain.survivorship import survive
 from mpi_store.models import Event, GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import (
     EventRepository,
@@ -34,7 +35,6 @@ from mpi_store.repositories import (
     LinkRepository,
     SourceRecordRepository,
 )
-from mpi_store.survivorship import survive
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mpi_store.contracts import Clinical
+from mpi_store.domain.contracts import Clinical
 from mpi_store.models import ClinicalEvent
 
 # contract list -> (event type, contract field for start_date, contract field for end_date)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from mpi_api.auth.service import Principal
 from mpi_api.responses import FieldProblem
 from mpi_api.settings import Settings
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 
 DROPPABLE = frozenset(DEMOGRAPHIC_FIELDS)
 

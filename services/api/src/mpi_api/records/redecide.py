@@ -22,12 +22,12 @@ from __future__ import annotations
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from mpi_api.records.matching import Decision
+from mpi_linker.decision import Decision
 from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
-from mpi_store.enums import LinkSource
+from mpi_store.domain.enums import LinkSource
+from mpi_store.domain.survivorship import survive
 from mpi_store.models import Adjudication, GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import GoldenRecordRepository, LinkRepository
-from mpi_store.survivorship import survive
 
 TRIGGER = "record_updated"
 

@@ -11,8 +11,8 @@ from mpi_api.deps import ReaderDep, SessionDep, SettingsDep, WriterDep
 from mpi_api.records import events, intake, service
 from mpi_api.records.schemas import RecordLinkRead, RecordRead
 from mpi_api.responses import error_responses
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, StorableText
-from mpi_store.enums import ReadAction
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, StorableText
+from mpi_store.domain.enums import ReadAction
 from mpi_store.repositories import SourceRecordRepository
 
 router = APIRouter(prefix="/records", tags=["records"])

@@ -9,8 +9,8 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from mpi_api.responses import FieldProblem
-from mpi_store.contracts import Clinical, Identifier, Sex
-from mpi_store.enums import LinkSource, LinkState, MatchResult
+from mpi_store.domain.contracts import Clinical, Identifier, Sex
+from mpi_store.domain.enums import LinkSource, LinkState, MatchResult
 
 
 class RecordLinkRead(BaseModel):

@@ -10,14 +10,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from mpi_api.records import events
-from mpi_api.records.matching import Decision, LinkerMatcher
+from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.redecide import redecide
 from mpi_linker import normalise
+from mpi_linker.decision import Decision
 from mpi_linker.features import blocking_keys, features, lock_keys
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.db import advisory_lock_keys
-from mpi_store.enums import LinkSource, OutboxTopic
-from mpi_store.errors import RecordNotFound
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
+from mpi_store.domain.enums import LinkSource, OutboxTopic
+from mpi_store.domain.errors import RecordNotFound
+from mpi_store.domain.survivorship import survive
 from mpi_store.models import GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import (
     AdjudicationRepository,
@@ -27,7 +29,6 @@ from mpi_store.repositories import (
     OutboxRepository,
     SourceRecordRepository,
 )
-from mpi_store.survivorship import survive
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@
 - `vllm`: a decoder classifier (MedGemma) served by vLLM's `/classify` over HTTP.
 
 Each backend carries its model id and the fusion parameters fitted for that model version.
-Backend failures raise `mpi_store.errors.ClassifierUnavailable`; the task retries them.
+Backend failures raise `mpi_store.domain.errors.ClassifierUnavailable`; the task retries them.
 """
 
 from __future__ import annotations

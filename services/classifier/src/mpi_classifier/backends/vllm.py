@@ -21,7 +21,7 @@ from mpi_classifier.backends import Pair
 from mpi_classifier.fusion import Fusion
 from mpi_classifier.settings import Settings
 from mpi_classifier.summaries import Summarizer, TokenCounter, approximate_counter
-from mpi_store.errors import ClassifierUnavailable
+from mpi_store.domain.errors import ClassifierUnavailable
 
 log = logging.getLogger(__name__)
 

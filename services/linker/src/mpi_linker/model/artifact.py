@@ -7,7 +7,10 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+# A score's tier: auto-link, gray zone (adjudicated or reviewed), or below the reject bound.
+Tier = Literal["auto", "gray", "reject"]
 
 DEFAULT_MODEL = "default.json"
 
@@ -31,7 +34,7 @@ class Thresholds:
     reject: float = DEFAULT_REJECT
     accept_alone: float = DEFAULT_ACCEPT_ALONE
 
-    def tier(self, probability: float) -> str:
+    def tier(self, probability: float) -> Tier:
         if probability >= self.auto:
             return "auto"
         if probability >= self.reject:

@@ -17,7 +17,7 @@ from mpi_linker.model.artifact import DEFAULT_ACCEPT_ALONE, ModelArtifact, Thres
 from mpi_linker.model.check import Violation, levels, repair
 from mpi_linker.model.definition import EM_SESSIONS, settings
 from mpi_linker.splink_adapter import BlockingRuleCreator, SplinkException
-from mpi_store.guards import pair_guards
+from mpi_store.domain.guards import pair_guards
 
 log = logging.getLogger(__name__)
 

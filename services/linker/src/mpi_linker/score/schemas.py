@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mpi_linker.model.artifact import Tier
+
 
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -29,15 +31,18 @@ class CandidateScore(BaseModel):
     mpi_id: str
     match_probability: float
     match_weight: float
-    tier: str
+    tier: Tier
     comparisons: dict[str, ComparisonRead] = Field(
         description=(
             "In the model's order: the prior plus these weights is `match_weight`. Empty for "
             "a candidate in the reject tier other than the best: no decision reads those."
         )
     )
-    blocking_key_kinds: list[str] = Field(
-        description="Kinds of the blocking keys it shares with the record (never their values)"
+    blocking_key_kinds: list[str] | None = Field(
+        description=(
+            "Kinds of the blocking keys it shares with the record (never their values); null "
+            "from a bulk load, whose batch blocking does not say which key found a pair"
+        )
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import AdjudicationState
+from mpi_store.domain.enums import AdjudicationState
 from mpi_store.models import Adjudication
 
 

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import EventType
-from mpi_store.errors import EventNotFound
+from mpi_store.domain.enums import EventType
+from mpi_store.domain.errors import EventNotFound
 from mpi_store.models import Event, GoldenRecord, SourceRecord
 
 # The oldest transaction still running: events at or above it may yet be joined by others

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import EventType, GoldenStatus
+from mpi_store.domain.enums import EventType, GoldenStatus
 from mpi_store.models import Event, GoldenRecord
 from mpi_store.repositories.events import EventRepository
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
-from mpi_store.enums import EventType, LinkSource
+from mpi_store.domain.enums import EventType, LinkSource
 from mpi_store.models import GoldenRecord, Link, LinkHistory, SourceRecord
 from mpi_store.repositories.events import EventRepository
 

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from mpi_store.contracts import DEMOGRAPHIC_FIELDS
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS
 
 
 class Member(Protocol):

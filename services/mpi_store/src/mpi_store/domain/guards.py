@@ -15,7 +15,7 @@ from typing import Any
 
 from jellyfish import damerau_levenshtein_distance, jaro_winkler_similarity
 
-from mpi_store.names import name_aliases
+from mpi_store.domain.names import name_aliases
 
 
 def pair_guards(a: Mapping[str, Any], b: Mapping[str, Any]) -> set[str]:

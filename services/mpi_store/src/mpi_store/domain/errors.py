@@ -3,6 +3,8 @@
 MPIError
 ├── ConfigurationError    (a setting is missing or invalid; names the variable, never its value)
 ├── InvalidInput (422)    (a command's file or option is unusable; the CLI exits 2 naming it)
+│   └── InvalidRecord     (a record's fields: a body `POST /records` refuses, or a bulk load's
+│                          record, by position and key; fields named, never their values)
 ├── NotFound (404)
 │   ├── PatientNotFound
 │   ├── RecordNotFound
@@ -18,6 +20,7 @@ MPIError
 ├── InternalError (500)   (anything unexpected; logged by type and request id only)
 └── DependencyUnavailable (503)
     ├── ClassifierUnavailable  (the classifier backend failed; adjudication retries)
+    ├── LinkerUnavailable      (the linker did not answer in time; nothing was written)
     └── DatabaseUnavailable    (a deadlock, serialization failure or restart; retry the request)
 
 Messages name fields and ids only, never demographic values.
@@ -44,6 +47,10 @@ class ConfigurationError(MPIError):
 
 class InvalidInput(MPIError):
     status_code = 422
+
+
+class InvalidRecord(InvalidInput):
+    pass
 
 
 class NotFound(MPIError):
@@ -113,6 +120,10 @@ class DependencyUnavailable(MPIError):
 
 
 class ClassifierUnavailable(DependencyUnavailable):
+    pass
+
+
+class LinkerUnavailable(DependencyUnavailable):
     pass
 
 

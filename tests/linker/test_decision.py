@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from mpi_api.records.matching import MAX_GRAY_PAIRS, decide
+from mpi_linker.decision import MAX_GRAY_PAIRS, decide
+from mpi_linker.score.schemas import ScoreResponse
 from mpi_store.models import SourceRecord
 
 
@@ -41,17 +42,20 @@ def _candidate(record_id, golden_id, probability, tier, comparisons=NAMES_AND_BI
 
 
 def _scored(*candidates):
-    return {
-        "model_version": "m1",
-        "prior_probability": 0.001,
-        "prior_match_weight": -9.97,
-        "auto_threshold": 0.99,
-        "reject_threshold": 0.001,
-        "accept_alone_threshold": 0.5,
-        "candidates_found": len(candidates),
-        "capped": False,
-        "candidates": list(candidates),
-    }
+    return ScoreResponse.model_validate(
+        {
+            "model_version": "m1",
+            "prior_probability": 0.001,
+            "prior_match_weight": -9.97,
+            "auto_threshold": 0.99,
+            "reject_threshold": 0.001,
+            "accept_alone_threshold": 0.5,
+            "candidates_found": len(candidates),
+            "capped": False,
+            "generic_key_kinds": [],
+            "candidates": list(candidates),
+        }
+    )
 
 
 NEW = _record(100, source="FAC9")
