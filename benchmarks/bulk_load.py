@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import re
 import subprocess
 import sys
 import time
@@ -109,12 +108,17 @@ def run_bulk_load(url: str, folder: Path) -> dict[str, Any]:
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"mpi bulk-load failed: {output}")
-    found = re.search(r"(\d+) records -> (\d+) patients.*?(\d+) pairs", output)
+    # The command's summary table: one "name │ value" row per figure.
+    rows = {
+        cells[0]: cells[1].replace(",", "")
+        for line in output.splitlines()
+        if len(cells := [c.strip() for c in line.strip("│┃ ").split("│")]) == 2
+    }
     return {
         "seconds": round(elapsed, 1),
         "peak_rss_mib": round(usage.ru_maxrss / 1024),
-        "golden_records": int(found.group(2)) if found else None,
-        "candidate_pairs": int(found.group(3)) if found else None,
+        "golden_records": int(rows["patients"]),
+        "candidate_pairs": int(rows["pairs at or above the reject bound"]),
         "output": output.strip(),
     }
 
