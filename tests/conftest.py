@@ -23,7 +23,8 @@ from sqlalchemy.pool import NullPool
 from mpi_store.datasets import iter_payloads
 from mpi_store.db import make_engine, normalise_url
 from mpi_store.migrate import upgrade
-from mpi_store.models import Base
+from mpi_store.models import Base, GoldenRecord, Link, SourceRecord
+from mpi_store.repositories import LinkerIndexRepository
 
 _EMBEDDED_DIR = Path(tempfile.gettempdir()) / "mpi-test-pgdata"
 FIXTURE = Path(__file__).resolve().parents[1] / "data" / "fixture"
@@ -212,3 +213,37 @@ def drain_queue(redis_url: str, queue: str) -> Callable[..., list[tuple[str, lis
         return found
 
     return drain
+
+
+@pytest.fixture
+def index_patients(session: Session) -> Callable[..., list[int]]:
+    """Store `n` records, each its own patient, indexed under `keys` with `features` (straight
+    into the tables, as a large index would hold them); returns their ids."""
+
+    def store(keys: list[str], features: dict[str, Any], n: int, start: int = 0) -> list[int]:
+        index = LinkerIndexRepository(session)
+        ids = []
+        for i in range(start, start + n):
+            record = SourceRecord(
+                source="IDX", source_record_id=str(i), identifiers=[], content_hash="x", version=1
+            )
+            golden = GoldenRecord(mpi_id=f"mpi_idx{i}", status="active", attributes={}, version=1)
+            session.add_all([record, golden])
+            session.flush()
+            session.add(
+                Link(
+                    record_id=record.id,
+                    golden_record_id=golden.id,
+                    match_result="NO_MATCH",
+                    link_source="AUTO",
+                    link_state="final",
+                    decision_id=uuid.uuid4(),
+                    version=1,
+                )
+            )
+            index.put(record.id, features=features, keys=keys)
+            ids.append(record.id)
+        session.flush()
+        return ids
+
+    return store

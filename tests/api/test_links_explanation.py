@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select, update
 
 from mpi_classifier import apply
+from mpi_linker.features import MAX_BLOCK_SIZE, blocking_keys, features
 from mpi_linker.model.artifact import load
 from mpi_store.domain.enums import Scope
 from mpi_store.models import LinkHistory
@@ -200,3 +201,20 @@ def test_explanation_of_an_unknown_link_is_a_404(client):
     response = client.get("/links/999999/explanation")
 
     assert (response.status_code, response.json()["error"]) == (404, "LinkNotFound")
+
+
+def test_a_generic_key_left_out_is_named_in_the_explanation(
+    client, session, make_record, index_patients
+):
+    record = make_record(source="FAC1", ssn=None, phone=None)
+    row = features(record)
+    common = next(k for k in blocking_keys(row) if k.startswith("fam_token_sex:"))
+    stranger = {**row, "given_name": "zelda", "birth_date": "1901-01-01"}
+    index_patients([common], stranger, MAX_BLOCK_SIZE)
+    session.commit()
+    client.post("/records", json=record)
+
+    linker = _explain(client, _link_of(client, "FAC1")["id"])["linker"]
+
+    assert linker["generic_key_kinds"] == ["fam_token_sex"]
+    assert linker["candidates_found"] == 0

@@ -3,50 +3,19 @@ candidate search for that value, counted in /metrics, while specific keys still 
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 from fastapi.testclient import TestClient
 
 from mpi_linker.app import create_app
 from mpi_linker.features import MAX_BLOCK_SIZE, blocking_keys, features
 from mpi_linker.settings import Settings
-from mpi_store.models import GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import LinkerIndexRepository
 
 COMMON = "fam_token_sex:SM0|female"
 
 
-def _store(session, keys: list[str], row: dict, n: int, start: int = 0) -> list[int]:
-    """`n` records, each its own patient, indexed under `keys`; their ids."""
-    index = LinkerIndexRepository(session)
-    ids = []
-    for i in range(start, start + n):
-        record = SourceRecord(
-            source="GK", source_record_id=str(i), identifiers=[], content_hash="x", version=1
-        )
-        golden = GoldenRecord(mpi_id=f"mpi_gk{i}", status="active", attributes={}, version=1)
-        session.add_all([record, golden])
-        session.flush()
-        session.add(
-            Link(
-                record_id=record.id,
-                golden_record_id=golden.id,
-                match_result="NO_MATCH",
-                link_source="AUTO",
-                link_state="final",
-                decision_id=uuid.uuid4(),
-                version=1,
-            )
-        )
-        index.put(record.id, features=row, keys=keys)
-        ids.append(record.id)
-    session.flush()
-    return ids
-
-
-def test_a_key_held_by_a_full_block_is_generic(session):
-    held = _store(session, [COMMON, "phone:5550100"], {}, MAX_BLOCK_SIZE)
+def test_a_key_held_by_a_full_block_is_generic(session, index_patients):
+    held = index_patients([COMMON, "phone:5550100"], {}, MAX_BLOCK_SIZE)
     index = LinkerIndexRepository(session)
 
     assert index.generic_keys([COMMON, "phone:5550100", "ssn:unknown"], bound=MAX_BLOCK_SIZE) == [
@@ -66,7 +35,9 @@ def linker(database_url, session_factory):
         yield client
 
 
-def test_the_search_leaves_a_generic_key_out_and_still_finds_by_a_specific_one(linker, session):
+def test_the_search_leaves_a_generic_key_out_and_still_finds_by_a_specific_one(
+    linker, session, index_patients
+):
     maria = features(
         {
             "given_name": "Maria",
@@ -79,8 +50,8 @@ def test_the_search_leaves_a_generic_key_out_and_still_finds_by_a_specific_one(l
     keys = blocking_keys(maria)
     common = next(key for key in keys if key.startswith("fam_token_sex:"))
     stranger = {**maria, "given_name": "ann", "birth_date": "1950-01-01", "phone": None}
-    strangers = _store(session, [common], stranger, MAX_BLOCK_SIZE)
-    (same,) = _store(session, keys, maria, 1, start=len(strangers))
+    strangers = index_patients([common], stranger, MAX_BLOCK_SIZE)
+    (same,) = index_patients(keys, maria, 1, start=len(strangers))
     session.commit()
 
     body = linker.post("/score", json={"features": maria, "blocking_keys": keys}).json()
@@ -92,10 +63,10 @@ def test_the_search_leaves_a_generic_key_out_and_still_finds_by_a_specific_one(l
     assert 'mpi_linker_generic_keys_total{rule="fam_token_sex"} 1.0' in metrics
 
 
-def test_a_key_below_the_bound_still_finds_every_holder(linker, session):
+def test_a_key_below_the_bound_still_finds_every_holder(linker, session, index_patients):
     row = features({"given_name": "Wei", "family_name": "Li", "sex": "male"})
     keys = blocking_keys(row)
-    held = _store(session, keys, row, MAX_BLOCK_SIZE - 1)
+    held = index_patients(keys, row, MAX_BLOCK_SIZE - 1)
     session.commit()
 
     body = linker.post("/score", json={"features": row, "blocking_keys": keys}).json()

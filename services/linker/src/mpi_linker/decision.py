@@ -93,6 +93,7 @@ def decide(
     reason: dict[str, Any] = {
         "candidates_found": scored.candidates_found,
         "candidate_cap_hit": scored.capped,
+        "generic_key_kinds": scored.generic_key_kinds,
         "model": _model(scored),
         "best": {**_explain(best), **_waterfall(best)} if best else None,
     }

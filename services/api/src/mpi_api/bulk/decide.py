@@ -99,7 +99,7 @@ def decide_in_order(
             accept_alone_threshold=artifact.thresholds.accept_alone,
             candidates_found=len(candidates),
             capped=False,
-            generic_key_kinds=[],
+            generic_key_kinds=None,
             candidates=candidates,
         )
         decision = decide(record, scored, members)

@@ -97,6 +97,7 @@ def _linker(revision: LinkHistory, records: SourceRecordRepository) -> LinkerExp
         model_version=revision.model_version,
         candidates_found=reason["candidates_found"],
         candidate_cap_hit=reason.get("candidate_cap_hit", False),
+        generic_key_kinds=reason.get("generic_key_kinds"),
         guards=sorted(reason.get("guards") or []),
         candidate=candidate,
         candidate_mpi_id=best["mpi_id"] if best else None,

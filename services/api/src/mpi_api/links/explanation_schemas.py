@@ -53,6 +53,13 @@ class LinkerExplanation(BaseModel):
     model_version: str | None
     candidates_found: int
     candidate_cap_hit: bool
+    generic_key_kinds: list[str] | None = Field(
+        description=(
+            "Kinds of the record's blocking keys left out of its search as generic (more than "
+            "200 stored records share each; never their values): a record only such a key "
+            "would find was not compared. Null where not recorded (a bulk load)."
+        )
+    )
     guards: list[str]
     candidate: RecordKey | None = Field(description="The best-scoring candidate record")
     candidate_mpi_id: str | None = Field(description="Its patient at the time")

@@ -41,7 +41,7 @@ def score_record(
     metrics.candidates.observe(response.candidates_found)
     if capped:
         metrics.capped.inc()
-    for kind in response.generic_key_kinds:
+    for kind in response.generic_key_kinds or []:
         metrics.generic_keys.labels(rule=kind).inc()
     metrics.latency.observe(time.perf_counter() - started)
     return response

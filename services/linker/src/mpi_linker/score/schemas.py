@@ -55,10 +55,11 @@ class ScoreResponse(BaseModel):
     prior_match_weight: float = Field(description="log2 of the prior odds")
     candidates_found: int
     capped: bool
-    generic_key_kinds: list[str] = Field(
+    generic_key_kinds: list[str] | None = Field(
         description=(
             "Kinds of the record's blocking keys (one entry per key, never its value) left out "
-            "of the search: more than `MAX_BLOCK_SIZE` records would share each."
+            "of the search: more than `MAX_BLOCK_SIZE` records would share each. Null from a "
+            "bulk load, which leaves out the same blocks but not record by record."
         )
     )
     candidates: list[CandidateScore]
