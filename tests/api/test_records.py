@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from mpi_api.linker_client import LinkerClient
 from mpi_api.records.matching import LinkerMatcher
@@ -254,3 +254,22 @@ class TestReadRecord:
         client.post("/records", json=make_record(source_record_id="A1", city="Other"))
 
         assert _count(session, Link) == 1
+
+
+def test_a_new_record_takes_its_locks_in_one_statement_and_deletes_nothing(
+    client, make_record, engine
+):
+    statements: list[str] = []
+
+    def seen(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        response = client.post("/records", json=make_record(source="FAC7"))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert response.status_code == 201
+    assert len([s for s in statements if "pg_advisory_xact_lock" in s]) == 1
+    assert not [s for s in statements if s.lstrip().upper().startswith("DELETE")]

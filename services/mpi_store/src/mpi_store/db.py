@@ -70,12 +70,17 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 LINK_CHANGE_LOCK = "mpi:adjudication.apply"
 
 
+# The keys' locks in the order of the array (a sorted subquery feeds the aggregate, which
+# takes each lock as its row arrives): one statement, however many keys.
+_LOCK_ALL = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(key, 0))) FROM "
+    "(SELECT key FROM unnest(CAST(:keys AS text[])) WITH ORDINALITY AS k(key, n) ORDER BY n) AS s"
+)
+
+
 def advisory_lock_keys(session: Session, keys: list[str]) -> None:
     """Serialise transactions touching the same keys until this transaction ends.
 
     Keys are taken in sorted order so two transactions that share several keys cannot deadlock.
     """
-    for key in sorted(set(keys)):
-        session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
-        )
+    session.execute(_LOCK_ALL, {"keys": sorted(set(keys))})

@@ -75,8 +75,8 @@ def ingest_record(
     index = LinkerIndexRepository(session)
     if existing is None:
         stored = records.add(draft)
-        records.replace_events(stored.id, clinical_events)
-        index.put(stored.id, features=linker_features, keys=keys)
+        records.add_events(stored.id, clinical_events)
+        index.add(stored.id, features=linker_features, keys=keys)
         decision = matcher.decide(
             session, record=stored, features=linker_features, blocking_keys=keys
         )

@@ -27,6 +27,11 @@ class LinkerIndexRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
+    def add(self, record_id: int, *, features: dict[str, Any], keys: Sequence[str]) -> None:
+        """Index a new record."""
+        self.session.execute(insert(LinkerRecord).values(record_id=record_id, features=features))
+        self._add_keys(record_id, keys)
+
     def put(self, record_id: int, *, features: dict[str, Any], keys: Sequence[str]) -> None:
         """Index (or re-index) a record."""
         self.session.execute(
@@ -38,6 +43,9 @@ class LinkerIndexRepository:
             )
         )
         self.session.execute(delete(BlockingKey).where(BlockingKey.record_id == record_id))
+        self._add_keys(record_id, keys)
+
+    def _add_keys(self, record_id: int, keys: Sequence[str]) -> None:
         if keys:
             self.session.execute(
                 insert(BlockingKey), [{"key": k, "record_id": record_id} for k in keys]

@@ -42,11 +42,15 @@ class SourceRecordRepository:
         self.session.flush()
         return record
 
-    def replace_events(self, record_id: int, events: Iterable[dict[str, Any]]) -> None:
-        self.session.execute(delete(ClinicalEvent).where(ClinicalEvent.record_id == record_id))
+    def add_events(self, record_id: int, events: Iterable[dict[str, Any]]) -> None:
+        """A new record's clinical events, in one statement."""
         rows = [{"record_id": record_id, **event} for event in events]
         if rows:
             self.session.execute(insert(ClinicalEvent), rows)
+
+    def replace_events(self, record_id: int, events: Iterable[dict[str, Any]]) -> None:
+        self.session.execute(delete(ClinicalEvent).where(ClinicalEvent.record_id == record_id))
+        self.add_events(record_id, events)
 
     def events(self, record_id: int) -> list[ClinicalEvent]:
         return list(
