@@ -228,3 +228,30 @@ def test_possible_twins_without_history_go_to_a_person(
     link = LinkRepository(session).get_for_record(record.id)
     expected = ("POSSIBLE_MATCH", "provisional") if verdict == "review" else ("MATCH", "final")
     assert (link.match_result, link.link_state) == expected
+
+
+def test_a_household_written_two_ways_without_history_goes_to_a_person(session, store, runtime):
+    """Parent and child at one address, spelt differently by two facilities: the merge checks
+    normalise the address as the decision does ("3 Elm Street" is "3 Elm St.")."""
+    parent, _ = store.record(
+        source="FAC1",
+        clinical=None,
+        given_name="Chidi",
+        family_name="Okafor",
+        birth_date="1961-07-19",
+        address_line1="3 Elm Street",
+    )
+    child, _, (adjudication,) = store.gray_record(
+        [parent],
+        source="FAC2",
+        probability=0.9,
+        comparison_weights={"given_name": {"level": "x", "match_weight": -4.0}},
+        given_name="Amaka",
+        family_name="Okafor",
+        birth_date="1990-04-02",
+        address_line1="3 Elm St.",
+    )
+
+    assert _run_task(adjudication.id, retries=0) == "review"
+    link = LinkRepository(session).get_for_record(child.id)
+    assert (link.match_result, link.link_state) == ("POSSIBLE_MATCH", "provisional")

@@ -146,20 +146,36 @@ def test_each_image_runs_an_entry_point_of_its_own(target):
     assert f"mpi-{target}" in scripts
 
 
-# What only the linker, the worker or training needs: the api image has none of it.
-NOT_IN_THE_API_IMAGE = ("splink", "duckdb", "torch", "transformers", "celery", "rapidfuzz")
+# The modules each image's process imports, and packages its extras do not install.
+PROCESS_IMPORTS = {
+    "api": (
+        ("mpi_api.serve", "mpi_api.app", "mpi_api.cli"),
+        ("splink", "duckdb", "torch", "transformers", "celery", "rapidfuzz"),
+    ),
+    "relay": (
+        ("mpi_classifier.cli", "mpi_classifier.relay"),
+        ("splink", "duckdb", "rapidfuzz", "torch", "transformers"),
+    ),
+    "worker": (
+        ("mpi_classifier.cli", "mpi_classifier.worker", "mpi_classifier.tasks"),
+        ("splink", "duckdb", "rapidfuzz"),
+    ),
+}
 
 
-def test_the_api_process_needs_nothing_of_the_linker_or_worker_stacks():
-    """Imported with those packages made unimportable, as in the api image."""
+@pytest.mark.parametrize("target", sorted(PROCESS_IMPORTS))
+def test_each_process_needs_nothing_its_image_leaves_out(target):
+    """Imported with those packages made unimportable, as in the image."""
+    modules, absent = PROCESS_IMPORTS[target]
     script = f"""
-import importlib.abc, sys
+import importlib, importlib.abc, sys
 class Absent(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in {NOT_IN_THE_API_IMAGE!r}:
+        if name.split(".")[0] in {absent!r}:
             raise ModuleNotFoundError(name)
 sys.meta_path.insert(0, Absent())
-import mpi_api.serve, mpi_api.app, mpi_api.cli
+for module in {modules!r}:
+    importlib.import_module(module)
 """
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120

@@ -15,12 +15,12 @@ it is on) disputes the link instead (`LinkRepository.dispute`), in the stewards'
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from mpi_linker.decision import guard_subject
 from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
 from mpi_store.domain.enums import (
     AdjudicationState,
@@ -35,7 +35,6 @@ from mpi_store.models import Adjudication, GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import AdjudicationRepository, GoldenRecordRepository, LinkRepository
 
 log = logging.getLogger(__name__)
-_DIGITS = re.compile(r"\D+")
 
 # Guards that forbid joining two golden records (the others route pairs to review, which is
 # what the classifier is doing).
@@ -303,7 +302,7 @@ def _conflicts(
     found: set[str] = set()
     for a, _ in first:
         for b, _ in second:
-            found |= pair_guards(_guard_view(a), _guard_view(b)) & MERGE_GUARDS
+            found |= pair_guards(guard_subject(a), guard_subject(b)) & MERGE_GUARDS
     return found
 
 
@@ -317,20 +316,7 @@ def _relatives(session: Session, adjudication: Adjudication) -> set[str]:
         session.get_one(SourceRecord, record_id)
         for record_id in (adjudication.record_id, adjudication.candidate_record_id)
     )
-    return pair_guards(_guard_view(first), _guard_view(second)) & RELATIVE_GUARDS
-
-
-def _guard_view(record: SourceRecord) -> dict[str, Any]:
-    return {
-        "ssn": record.norm_ssn,
-        "birth_date": record.birth_date,
-        "family_name": record.norm_family_name,
-        "given_name": record.norm_given_name,
-        "identifiers": record.identifiers,
-        # Digits and case-folded words: close enough to the linker's forms for a guard.
-        "phone": _DIGITS.sub("", record.phone or "")[-10:] or None,
-        "address": " ".join((record.address_line1 or "").casefold().split()) or None,
-    }
+    return pair_guards(guard_subject(first), guard_subject(second)) & RELATIVE_GUARDS
 
 
 def _refresh(session: Session, golden: GoldenRecord) -> None:

@@ -231,11 +231,14 @@ def _waterfall(candidate: CandidateScore) -> dict[str, Any]:
 
 def _guards(record: Guarded, golden_members: Sequence[Guarded]) -> list[str]:
     """DESIGN §4: reasons an auto match must be reviewed instead."""
-    mine = _guard_view(record)
-    return sorted({g for other in golden_members for g in pair_guards(mine, _guard_view(other))})
+    mine = guard_subject(record)
+    return sorted({g for other in golden_members for g in pair_guards(mine, guard_subject(other))})
 
 
-def _guard_view(record: Guarded) -> dict[str, Any]:
+def guard_subject(record: Guarded) -> dict[str, Any]:
+    """What the guards (`mpi_store.domain.guards.pair_guards`) read of a stored record, in the
+    linker's normalised forms: the same for the decision and for the classifier's checks
+    before a merge, so a household the one guards is guarded by the other."""
     return {
         "source": record.source,
         "ssn": record.norm_ssn,
