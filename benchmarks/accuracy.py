@@ -28,7 +28,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from mpi_api.bulk import bulk_load
-from mpi_linker.frames import RECORD_KEY_SEPARATOR, frame, read_records
+from mpi_linker.features import RECORD_KEY_SEPARATOR
+from mpi_linker.frames import frame, read_records
 from mpi_linker.model.artifact import load
 from mpi_linker.model.train import predict_pairs
 from mpi_store.datasets import TRUTH_FILE, iter_payloads

@@ -26,7 +26,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mpi_linker.frames import RECORD_KEY_SEPARATOR, frame, read_events, read_records
+from mpi_linker.features import RECORD_KEY_SEPARATOR
+from mpi_linker.frames import frame, read_events, read_records
 from mpi_linker.model.artifact import ModelArtifact, load
 from mpi_linker.model.train import predict_pairs
 from mpi_store.datasets import EVENTS_FILE, RECORDS_FILE, TRUTH_FILE, iter_payloads

@@ -14,7 +14,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from mpi_linker.frames import RECORD_KEY_SEPARATOR, read_truth
+from mpi_linker.features import RECORD_KEY_SEPARATOR
+from mpi_linker.frames import read_truth
 from mpi_store.datasets import EVENTS_FILE
 from mpi_training.train.dataset import CARD_FILE, DatasetPair, PairDataset, write_pairs
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mpi_linker.frames import RECORD_KEY_SEPARATOR, read_truth
+from mpi_linker.features import RECORD_KEY_SEPARATOR
+from mpi_linker.frames import read_truth
 from mpi_linker.model.artifact import load
 from mpi_training.train.dataset import SPLITS
 from mpi_training.train.pairs import (

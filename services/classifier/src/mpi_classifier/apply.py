@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mpi_linker.decision import guard_subject
+from mpi_linker.guard_subjects import guard_subject
 from mpi_store.db import LINK_CHANGE_LOCK, advisory_lock_keys
 from mpi_store.domain.enums import (
     AdjudicationState,

@@ -12,13 +12,12 @@ provisional golden record and one adjudication per gray pair; otherwise NO_MATCH
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from mpi_linker import normalise
+from mpi_linker.guard_subjects import Guarded, guard_subject
 from mpi_linker.score.schemas import CandidateScore, ScoreResponse
 from mpi_store.domain.enums import LinkSource, LinkState, MatchResult
 from mpi_store.domain.evidence import corroborated
@@ -26,34 +25,6 @@ from mpi_store.domain.guards import pair_guards
 
 # Gray pairs adjudicated per record: the best few carry the evidence; the rest add GPU cost.
 MAX_GRAY_PAIRS = 5
-
-
-class Guarded(Protocol):
-    """What the guards read of a record (a `SourceRecord` or the bulk load's view of one)."""
-
-    @property
-    def source(self) -> str: ...
-
-    @property
-    def norm_ssn(self) -> str | None: ...
-
-    @property
-    def birth_date(self) -> dt.date | None: ...
-
-    @property
-    def norm_family_name(self) -> str | None: ...
-
-    @property
-    def norm_given_name(self) -> str | None: ...
-
-    @property
-    def phone(self) -> str | None: ...
-
-    @property
-    def address_line1(self) -> str | None: ...
-
-    @property
-    def identifiers(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True)
@@ -233,19 +204,3 @@ def _guards(record: Guarded, golden_members: Sequence[Guarded]) -> list[str]:
     """DESIGN §4: reasons an auto match must be reviewed instead."""
     mine = guard_subject(record)
     return sorted({g for other in golden_members for g in pair_guards(mine, guard_subject(other))})
-
-
-def guard_subject(record: Guarded) -> dict[str, Any]:
-    """What the guards (`mpi_store.domain.guards.pair_guards`) read of a stored record, in the
-    linker's normalised forms: the same for the decision and for the classifier's checks
-    before a merge, so a household the one guards is guarded by the other."""
-    return {
-        "source": record.source,
-        "ssn": record.norm_ssn,
-        "birth_date": record.birth_date,
-        "family_name": record.norm_family_name,
-        "given_name": record.norm_given_name,
-        "phone": normalise.phone(record.phone),
-        "address": normalise.street(record.address_line1),
-        "identifiers": record.identifiers,
-    }

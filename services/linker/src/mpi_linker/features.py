@@ -30,6 +30,9 @@ FEATURE_COLUMNS: tuple[str, ...] = (
 )
 TF_COLUMNS: tuple[str, ...] = ("given_name", "family_name", "postcode", "city")
 
+# A record's key in frames and feature rows (`unique_id`): its source and id joined by this.
+RECORD_KEY_SEPARATOR = "\x1f"
+
 # A blocking key whose block would hold more than this many records is generic for its value
 # (a common family-name code with a sex, among a million): the online candidate search and
 # the bulk load's batch predict both leave it out, so both compare the same pairs. True pairs

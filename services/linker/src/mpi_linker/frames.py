@@ -9,7 +9,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mpi_linker.features import FEATURE_COLUMNS, blocking_keys, features
+from mpi_linker.features import FEATURE_COLUMNS, RECORD_KEY_SEPARATOR, blocking_keys, features
 from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
 
 SCHEMA = pa.schema(
@@ -22,9 +22,6 @@ SCHEMA = pa.schema(
         (BLOCKING_KEYS_COLUMN, pa.list_(pa.string())),
     ]
 )
-
-
-RECORD_KEY_SEPARATOR = "\x1f"
 
 
 def record_key(source: str, source_record_id: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from mpi_classifier.apply import MERGE_GUARDS
 from mpi_classifier.fusion import WEIGHTS, Fusion
-from mpi_linker.frames import RECORD_KEY_SEPARATOR
+from mpi_linker.features import RECORD_KEY_SEPARATOR
 from mpi_store.datasets import TRUTH_FILE
 from mpi_training.adjudication.metrics import quality
 from mpi_training.adjudication.pairs import GrayPairs

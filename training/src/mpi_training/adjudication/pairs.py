@@ -7,7 +7,6 @@ shipped Splink model puts in the gray tier, plus auto-tier pairs a guard sends t
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,13 +15,13 @@ import pyarrow.parquet as pq
 
 from mpi_classifier.history import History, from_dataset
 from mpi_linker.frames import (
-    RECORD_KEY_SEPARATOR,
     frame,
     read_events,
     read_records,
     read_truth,
     record_key,
 )
+from mpi_linker.guard_subjects import guard_subject_of_row
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.train import predict_pairs
 from mpi_store.datasets import EVENTS_FILE
@@ -67,7 +66,8 @@ def gray_pairs(data_dir: Path, artifact: ModelArtifact) -> GrayPairs:
     for p in predict_pairs(features, artifact.splink, min_probability=thresholds.reject):
         left, right = sorted((p["unique_id_l"], p["unique_id_r"]))
         tier = thresholds.tier(p["match_probability"])
-        guards = frozenset(pair_guards(_guard_view(rows[left]), _guard_view(rows[right])))
+        subjects = guard_subject_of_row(rows[left]), guard_subject_of_row(rows[right])
+        guards = frozenset(pair_guards(*subjects))
         if tier == "auto" and not guards:
             auto.append((left, right))
         elif tier == "gray" or tier == "auto":
@@ -86,7 +86,3 @@ def gray_pairs(data_dir: Path, artifact: ModelArtifact) -> GrayPairs:
     every = histories(data_dir)
     empty = History(())
     return GrayPairs(pairs, {key: every.get(key, empty) for key in rows}, sorted(auto))
-
-
-def _guard_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {**row, "source": str(row["unique_id"]).split(RECORD_KEY_SEPARATOR)[0]}

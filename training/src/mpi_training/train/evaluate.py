@@ -24,7 +24,7 @@ from mpi_classifier.backends import Pair
 from mpi_classifier.backends.local import CARD_FILE, LocalClassifier
 from mpi_classifier.backends.overlap import OverlapClassifier
 from mpi_classifier.fusion import Fusion
-from mpi_linker.frames import RECORD_KEY_SEPARATOR
+from mpi_linker.features import RECORD_KEY_SEPARATOR
 from mpi_training.adjudication.closure import fit_on_clusters
 from mpi_training.adjudication.metrics import quality
 from mpi_training.adjudication.pairs import GrayPairs, LabelledPair

@@ -24,13 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mpi_linker.frames import (
-    RECORD_KEY_SEPARATOR,
-    frame,
-    read_events,
-    read_records,
-    record_key,
-)
+from mpi_linker.features import RECORD_KEY_SEPARATOR
+from mpi_linker.frames import frame, read_events, read_records, record_key
 from mpi_linker.model.artifact import ModelArtifact
 from mpi_linker.model.train import predict_pairs
 from mpi_store.datasets import EVENTS_FILE, RECORDS_FILE, TRUTH_FILE

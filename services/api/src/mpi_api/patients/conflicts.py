@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from mpi_store.domain.guards import pair_guards
+from mpi_store.domain.guards import GuardSubject, pair_guards
 from mpi_store.models import SourceRecord
 
 
@@ -35,7 +35,7 @@ def merge_conflicts(
 
 
 def _ssn_guard(a: SourceRecord, b: SourceRecord) -> set[str]:
-    return pair_guards({"ssn": a.norm_ssn}, {"ssn": b.norm_ssn})
+    return pair_guards(GuardSubject(ssn=a.norm_ssn), GuardSubject(ssn=b.norm_ssn))
 
 
 def _identifier_systems_in_conflict(a: SourceRecord, b: SourceRecord) -> list[str]:

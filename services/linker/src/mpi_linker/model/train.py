@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 from splink import DuckDBAPI, Linker, block_on
 
-from mpi_linker.frames import RECORD_KEY_SEPARATOR
+from mpi_linker.guard_subjects import guard_subject_of_row
 from mpi_linker.model.artifact import DEFAULT_ACCEPT_ALONE, ModelArtifact, Thresholds, version_of
 from mpi_linker.model.check import Violation, levels, repair
 from mpi_linker.model.definition import EM_SESSIONS, settings
@@ -134,7 +134,7 @@ def labelled_pairs(
         label = label_of(left, right)
         if label is None:
             continue
-        guarded = pair_guards(_guard_view(rows[left]), _guard_view(rows[right]))
+        guarded = pair_guards(guard_subject_of_row(rows[left]), guard_subject_of_row(rows[right]))
         found.append(LabelledPair(p["match_probability"], label, bool(guarded)))
     return found
 
@@ -219,10 +219,6 @@ def _best_f1_bound(scored: list[LabelledPair], low: float, high: float) -> float
         if f1 > best_f1:
             best, best_f1 = pair.probability, f1
     return best
-
-
-def _guard_view(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {**row, "source": str(row["unique_id"]).split(RECORD_KEY_SEPARATOR)[0]}
 
 
 def self_train(
