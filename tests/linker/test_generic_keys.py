@@ -16,15 +16,24 @@ COMMON = "fam_token_sex:SM0|female"
 
 def test_a_key_held_by_a_full_block_is_generic(session, index_patients):
     held = index_patients([COMMON, "phone:5550100"], {}, MAX_BLOCK_SIZE)
+    (other,) = index_patients([COMMON, "ssn:123"], {}, 1, start=MAX_BLOCK_SIZE)
     index = LinkerIndexRepository(session)
 
-    assert index.generic_keys([COMMON, "phone:5550100", "ssn:unknown"], bound=MAX_BLOCK_SIZE) == [
-        COMMON,
-        "phone:5550100",
-    ]
-    # The record itself does not count: with it, the block is just full.
-    assert index.generic_keys([COMMON], bound=MAX_BLOCK_SIZE, exclude_record_id=held[0]) == []
-    assert index.generic_keys([], bound=MAX_BLOCK_SIZE) == []
+    search = index.search(
+        [COMMON, "phone:5550100", "ssn:123", "ssn:unknown"], bound=MAX_BLOCK_SIZE + 1, limit=500
+    )
+    assert search.generic_keys == [COMMON]
+    # The specific keys still find: the phone's holders and the one SSN holder.
+    assert {c.record_id for c in search.candidates} == {*held, other}
+    # Each shares one specific key (the generic one is not counted); the earliest first.
+    assert search.candidates[0].record_id == held[0]
+    assert search.candidates[0].shared_keys == ["phone:5550100"]
+
+    # The record itself does not count: without it, the block is one short of full.
+    excluded = index.search([COMMON], bound=MAX_BLOCK_SIZE + 1, limit=5, exclude_record_id=other)
+    assert excluded.generic_keys == []
+    assert len(excluded.candidates) == 5
+    assert index.search([], bound=MAX_BLOCK_SIZE, limit=5).candidates == []
 
 
 @pytest.fixture

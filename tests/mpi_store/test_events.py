@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy.orm import Session
 
@@ -16,51 +18,55 @@ def _read(engine, after=None, limit=100):
         return [(e.type, e.mpi_id) for e in EventRepository(session).page(after=after, limit=limit)]
 
 
+def _read_once_visible(engine, count, seconds=10.0):
+    """The stream once it shows `count` events: a transaction of another database on the same
+    server (a parallel test worker) can hold the horizon back for a moment."""
+    deadline = time.monotonic() + seconds
+    while len(stream := _read(engine)) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return stream
+
+
 def _ids(engine, after=None):
     with Session(engine) as session:
         return [e.id for e in EventRepository(session).page(after=after, limit=100)]
 
 
 def test_a_running_transaction_holds_back_the_events_committed_after_it(committed_engine):
-    early, late = Session(committed_engine), Session(committed_engine)
-    # `early` takes its transaction id first (it writes first), but its event gets the
-    # larger id: it is appended after `late`'s.
-    early_golden = GoldenRecordRepository(early).create()
-    late_golden = GoldenRecordRepository(late).create()
-    late.commit()
-    assert _read(committed_engine) == []  # `early` is still running
+    # Closed even when an assertion fails: an open session would block the tables' cleanup.
+    with Session(committed_engine) as early, Session(committed_engine) as late:
+        # `early` takes its transaction id first (it writes first), but its event gets the
+        # larger id: it is appended after `late`'s.
+        early_id = GoldenRecordRepository(early).create().mpi_id
+        late_id = GoldenRecordRepository(late).create().mpi_id
+        late.commit()
+        assert _read(committed_engine) == []  # `early` is still running
 
-    early.commit()
-    stream = _read(committed_engine)
-    assert stream == [
-        (EventType.PATIENT_CREATED, early_golden.mpi_id),
-        (EventType.PATIENT_CREATED, late_golden.mpi_id),
+        early.commit()
+    assert _read_once_visible(committed_engine, 2) == [
+        (EventType.PATIENT_CREATED, early_id),
+        (EventType.PATIENT_CREATED, late_id),
     ]
-    early.close()
-    late.close()
 
 
 def test_a_reader_past_an_id_still_gets_a_smaller_id_committed_later(committed_engine):
-    first, second = Session(committed_engine), Session(committed_engine)
-    first.add(GoldenRecord(mpi_id="mpi_first_tx", status="active", attributes={}, version=1))
-    first.flush()  # `first` holds the older transaction id
-    second_golden = GoldenRecordRepository(second).create()
-    second.commit()
-    first_golden = GoldenRecordRepository(first).create()
-    # The event with the smaller id belongs to `second`... and `first`'s (larger id) is
-    # ordered before it, because its transaction is older.
-    assert _ids(committed_engine) == []
-    first.commit()
-    ids = _ids(committed_engine)
-    assert len(ids) == 2
-    assert _read(committed_engine) == [
-        (EventType.PATIENT_CREATED, first_golden.mpi_id),
-        (EventType.PATIENT_CREATED, second_golden.mpi_id),
+    with Session(committed_engine) as first, Session(committed_engine) as second:
+        first.add(GoldenRecord(mpi_id="mpi_first_tx", status="active", attributes={}, version=1))
+        first.flush()  # `first` holds the older transaction id
+        second_id = GoldenRecordRepository(second).create().mpi_id
+        second.commit()
+        first_id = GoldenRecordRepository(first).create().mpi_id
+        # The event with the smaller id belongs to `second`... and `first`'s (larger id) is
+        # ordered before it, because its transaction is older.
+        assert _ids(committed_engine) == []
+        first.commit()
+    assert _read_once_visible(committed_engine, 2) == [
+        (EventType.PATIENT_CREATED, first_id),
+        (EventType.PATIENT_CREATED, second_id),
     ]
+    ids = _ids(committed_engine)
     assert _ids(committed_engine, after=ids[0]) == ids[1:]
     assert _ids(committed_engine, after=ids[1]) == []
-    first.close()
-    second.close()
 
 
 def test_pages_follow_the_cursor_and_a_rolled_back_change_leaves_no_event(committed_engine):

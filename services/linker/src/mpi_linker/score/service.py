@@ -28,15 +28,13 @@ def score_record(
     """Score a record against every indexed record sharing a blocking key (at most the cap),
     leaving out the keys generic for their value (`MAX_BLOCK_SIZE`)."""
     index = LinkerIndexRepository(session)
-    generic = index.generic_keys(
-        blocking_keys, bound=MAX_BLOCK_SIZE, exclude_record_id=exclude_record_id
-    )
-    left_out = set(generic)
-    found = index.candidates(
-        [key for key in blocking_keys if key not in left_out],
+    search = index.search(
+        blocking_keys,
+        bound=MAX_BLOCK_SIZE,
         limit=max_candidates + 1,
         exclude_record_id=exclude_record_id,
     )
+    found, generic = search.candidates, search.generic_keys
     capped = len(found) > max_candidates
     if capped:
         log.warning("candidate cap hit: %d candidates kept of more", max_candidates)

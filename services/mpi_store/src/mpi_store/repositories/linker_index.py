@@ -6,11 +6,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, func, insert, literal, select
+from sqlalchemy import String, bindparam, delete, func, insert, literal, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert as pg_insert
 from sqlalchemy.orm import Session
 
-from mpi_store.models import BlockingKey, GoldenRecord, Link, LinkerRecord, TermFrequency
+from mpi_store.models import BlockingKey, LinkerRecord, TermFrequency
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,51 @@ class Candidate:
     features: dict[str, Any]
     # The record's blocking keys this candidate shares with it: what found it.
     shared_keys: list[str]
+
+
+@dataclass(frozen=True)
+class Search:
+    candidates: list[Candidate]
+    generic_keys: list[str]
+
+
+# Ids are positive: -1 excludes no record. The one-row `generic` side keeps the generic keys
+# when no candidate is found.
+_SEARCH = text(
+    """
+WITH wanted AS (SELECT DISTINCT key FROM unnest(CAST(:keys AS varchar[])) AS w (key)),
+postings AS (
+    SELECT wanted.key, p.record_id FROM wanted
+    CROSS JOIN LATERAL (
+        SELECT b.record_id FROM blocking_key b
+        WHERE b.key = wanted.key AND b.record_id <> :exclude
+        LIMIT :bound
+    ) AS p
+),
+held AS (SELECT key, count(*) AS n FROM postings GROUP BY key),
+matching AS (
+    SELECT p.record_id, count(*) AS shared, array_agg(p.key) AS shared_keys
+    FROM postings p JOIN held h ON h.key = p.key
+    WHERE h.n < :bound
+    GROUP BY p.record_id
+    ORDER BY shared DESC, p.record_id
+    LIMIT :limit
+),
+found AS (
+    SELECT m.record_id, l.golden_record_id, g.mpi_id, r.features, m.shared_keys, m.shared
+    FROM matching m
+    JOIN linker_record r ON r.record_id = m.record_id
+    JOIN link l ON l.record_id = m.record_id
+    JOIN golden_record g ON g.id = l.golden_record_id
+)
+SELECT found.*, generic.keys AS generic
+FROM (
+    SELECT coalesce(array_agg(key ORDER BY key), '{}') AS keys FROM held WHERE n >= :bound
+) AS generic
+LEFT JOIN found ON true
+ORDER BY found.shared DESC, found.record_id
+"""
+)
 
 
 class LinkerIndexRepository:
@@ -66,69 +111,41 @@ class LinkerIndexRepository:
         for row in self.session.execute(query.execution_options(yield_per=5000)):
             yield row.record_id, row.features, sorted(row[2] or [])
 
-    def generic_keys(
-        self, keys: Sequence[str], *, bound: int, exclude_record_id: int | None = None
-    ) -> list[str]:
-        """The keys held by at least `bound` indexed records (other than the excluded one):
-        generic for their value, as a common family-name code with a sex is among a million.
-        Each key's postings are counted only up to the bound, so a key held by a hundred
-        thousand records costs no more than one held by `bound`."""
+    def search(
+        self,
+        keys: Sequence[str],
+        *,
+        bound: int,
+        limit: int,
+        exclude_record_id: int | None = None,
+    ) -> Search:
+        """The linked records sharing at least one of `keys` that is not generic, at most
+        `limit`, those sharing the most keys first; and the generic keys, held by at least
+        `bound` indexed records (other than the excluded one), as a common family-name code
+        with a sex is among a million. One statement: each key's postings are read once and
+        only up to the bound, so a key held by a hundred thousand records costs no more than
+        one held by `bound`."""
         if not keys:
-            return []
-        wanted = (
-            func.unnest(bindparam("generic_keys", list(keys), type_=ARRAY(String)))
-            .table_valued("key")
-            .render_derived()
+            return Search([], [])
+        rows = self.session.execute(
+            _SEARCH,
+            {
+                "keys": list(keys),
+                "bound": bound,
+                "limit": limit,
+                "exclude": -1 if exclude_record_id is None else exclude_record_id,
+            },
+        ).all()
+        return Search(
+            [
+                Candidate(
+                    r.record_id, r.golden_record_id, r.mpi_id, r.features, sorted(r.shared_keys)
+                )
+                for r in rows
+                if r.record_id is not None
+            ],
+            sorted(rows[0].generic),
         )
-        postings = select(literal(1).label("one")).where(BlockingKey.key == wanted.c.key)
-        if exclude_record_id is not None:
-            postings = postings.where(BlockingKey.record_id != exclude_record_id)
-        held = (
-            select(func.count())
-            .select_from(postings.limit(bound).correlate(wanted).subquery())
-            .scalar_subquery()
-        )
-        return sorted(self.session.scalars(select(wanted.c.key).where(held >= bound)))
-
-    def candidates(
-        self, keys: Sequence[str], *, limit: int, exclude_record_id: int | None = None
-    ) -> list[Candidate]:
-        """Linked records sharing at least one blocking key (indexed); at most `limit`, those
-        sharing the most keys first."""
-        if not keys:
-            return []
-        shared = func.count().label("shared")
-        matching = (
-            select(
-                BlockingKey.record_id, shared, func.array_agg(BlockingKey.key).label("shared_keys")
-            )
-            .where(BlockingKey.key.in_(list(keys)))
-            .group_by(BlockingKey.record_id)
-            .order_by(shared.desc(), BlockingKey.record_id)
-            .limit(limit)
-            .subquery()
-        )
-        query = (
-            select(
-                LinkerRecord.record_id,
-                Link.golden_record_id,
-                GoldenRecord.mpi_id,
-                LinkerRecord.features,
-                matching.c.shared_keys,
-            )
-            .join(matching, matching.c.record_id == LinkerRecord.record_id)
-            .join(Link, Link.record_id == LinkerRecord.record_id)
-            .join(GoldenRecord, GoldenRecord.id == Link.golden_record_id)
-            # Still most shared keys first: a caller keeping fewer than `limit` (the linker
-            # keeps its cap of the cap + 1 it asks for) drops the least alike.
-            .order_by(matching.c.shared.desc(), LinkerRecord.record_id)
-        )
-        if exclude_record_id is not None:
-            query = query.where(LinkerRecord.record_id != exclude_record_id)
-        return [
-            Candidate(r.record_id, r.golden_record_id, r.mpi_id, r.features, sorted(r.shared_keys))
-            for r in self.session.execute(query)
-        ]
 
     def term_frequencies(self, wanted: Mapping[str, Sequence[str]]) -> dict[str, dict[str, float]]:
         """Frequencies of the given values, per column, in one query."""
