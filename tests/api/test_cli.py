@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 from mpi_api.auth.service import resolve_key
 from mpi_api.cli import app
+from mpi_api.drill.stack import free_port
 from mpi_store.domain.errors import InvalidInput
 
 
@@ -90,7 +91,15 @@ def test_up_with_a_bad_setting_names_it_in_one_line(database_url, tmp_path):
     secret = "many_QX7Z9"
     env = {**os.environ, "MPI_DATABASE_URL": database_url, "MPI_API_DATABASE_POOL_SIZE": secret}
 
-    run = _mpi("up", "--state-dir", str(tmp_path), env=env)
+    # Ports of its own: another MPI on the defaults (`make up`) must not answer first.
+    ports = [str(free_port()) for _ in range(3)]
+    run = _mpi(
+        "up",
+        "--state-dir",
+        str(tmp_path),
+        *("--port", ports[0], "--linker-port", ports[1], "--redis-port", ports[2]),
+        env=env,
+    )
 
     assert run.returncode == 2
     assert "MPI_API_DATABASE_POOL_SIZE" in run.stderr
