@@ -4,6 +4,11 @@ shares (`mpi-api`, `mpi-linker`, their images, the chart and `mpi up` all start 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
 # Idle keep-alive connections are kept past any client's or load balancer's own idle timeout
 # (httpx 5 s, nginx and cloud load balancers 60 s): a server closing a connection at the moment
 # a client reuses it cuts that request (uvicorn's default is 5 s, the same as httpx's).
@@ -23,3 +28,18 @@ def serve(factory: str, *, host: str, port: int, access_log: bool = True) -> Non
         timeout_keep_alive=KEEP_ALIVE_SECONDS,
         access_log=access_log,
     )
+
+
+def entry_point(factory: str, *, port: int, summary: str) -> Callable[[], None]:
+    """The command line of a service serving `factory`: `--host`, `--port` (default `port`)
+    and `--access-log/--no-access-log`."""
+
+    def run(
+        host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="Port to listen on")] = port,
+        access_log: Annotated[bool, typer.Option(help="Log each request")] = True,
+    ) -> None:
+        serve(factory, host=host, port=port, access_log=access_log)
+
+    run.__doc__ = summary
+    return lambda: typer.run(run)
