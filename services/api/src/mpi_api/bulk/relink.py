@@ -128,25 +128,17 @@ def _write(session: Session, records: Sequence[StoredRecord], decided: Decided) 
         if record.id in manual:
             if golden_of.get(outcome.position) != link.golden_record_id:
                 disagreements.append(link)
-        elif links.would_change(
+        elif links.change_if_different(
             link,
             golden_record_id=placement[record.id],
             match_result=outcome.match_result,
             link_source=outcome.link_source,
             link_state=outcome.link_state,
             probability=outcome.probability,
+            reason={"rule": "relink", "decision": json.loads(outcome.reason)},
+            model_version=decided.model_version,
+            match_weight=outcome.match_weight,
         ):
-            links.change(
-                link,
-                golden_record_id=placement[record.id],
-                match_result=outcome.match_result,
-                link_source=outcome.link_source,
-                link_state=outcome.link_state,
-                probability=outcome.probability,
-                reason={"rule": "relink", "decision": json.loads(outcome.reason)},
-                model_version=decided.model_version,
-                match_weight=outcome.match_weight,
-            )
             changed += 1
     _dispute(session, records, decided, placement, disagreements)
     redirected = _redirect_emptied(session, stored_golden, placement)

@@ -60,25 +60,17 @@ def redecide(
     current = locked[link.golden_record_id]
     target = goldens.create() if target_id is None else locked[target_id]
     session.execute(delete(Adjudication).where(Adjudication.record_id == record.id))
-    if links.would_change(
+    links.change_if_different(
         link,
         golden_record_id=target.id,
         match_result=decision.match_result,
         link_source=decision.link_source,
         link_state=decision.link_state,
         probability=decision.probability,
-    ):
-        links.change(
-            link,
-            golden_record_id=target.id,
-            match_result=decision.match_result,
-            link_source=decision.link_source,
-            link_state=decision.link_state,
-            probability=decision.probability,
-            reason={**decision.reason, "trigger": TRIGGER, "record_version": record.version},
-            model_version=decision.model_version,
-            match_weight=decision.match_weight,
-        )
+        reason={**decision.reason, "trigger": TRIGGER, "record_version": record.version},
+        model_version=decision.model_version,
+        match_weight=decision.match_weight,
+    )
     if current.id != target.id:
         if fellows:
             goldens.set_attributes(current, survive(fellows))

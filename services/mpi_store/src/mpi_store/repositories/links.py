@@ -100,8 +100,8 @@ class LinkRepository:
         )
         return [dict(row._mapping) for row in rows]
 
-    @staticmethod
-    def would_change(
+    def change_if_different(
+        self,
         link: Link,
         *,
         golden_record_id: int,
@@ -109,16 +109,33 @@ class LinkRepository:
         link_source: str,
         link_state: str,
         probability: float | None,
+        reason: dict[str, Any],
+        model_version: str | None = None,
+        match_weight: float | None = None,
     ) -> bool:
-        """Whether a re-decision with these outcomes changes `link`: one that keeps them all
-        writes nothing (no new decision id, history row or event)."""
-        return (
+        """`change` the link unless the re-decision keeps its patient, result, source, state
+        and probability: one that keeps them all writes nothing (no new decision id, history
+        row or event). Whether it changed."""
+        kept = (
             link.golden_record_id,
             link.match_result,
             link.link_source,
             link.link_state,
             link.probability,
-        ) != (golden_record_id, match_result, link_source, link_state, probability)
+        ) == (golden_record_id, match_result, link_source, link_state, probability)
+        if not kept:
+            self.change(
+                link,
+                golden_record_id=golden_record_id,
+                match_result=match_result,
+                link_source=link_source,
+                link_state=link_state,
+                probability=probability,
+                reason=reason,
+                model_version=model_version,
+                match_weight=match_weight,
+            )
+        return not kept
 
     def change(
         self,
