@@ -9,8 +9,10 @@ from sqlalchemy import event, func, select
 
 from mpi_api.linker_client import LinkerClient
 from mpi_api.records.matching import LinkerMatcher
+from mpi_linker.features import RecordFeatures, record_features
 from mpi_store.models import (
     Adjudication,
+    BlockingKey,
     ClinicalEvent,
     GoldenRecord,
     Link,
@@ -157,6 +159,27 @@ class TestCreateRecord:
         assert _count(session, SourceRecord) == 0
         assert _count(session, LinkerRecord) == 0
 
+    def test_the_index_holds_what_the_linker_service_answers(
+        self, client, make_record, other_person, session, monkeypatch
+    ):
+        # A blocking change made in the linker alone: every record also gets one shared key.
+        def with_a_new_rule(demographics, events=None):
+            made = record_features(demographics, events)
+            return RecordFeatures(made.features, [*made.blocking_keys, "new_rule:x"], [])
+
+        monkeypatch.setattr("mpi_linker.score.router.record_features", with_a_new_rule)
+        client.post("/records", json=make_record(source="FAC1"))
+        second = client.post("/records", json=make_record(source="FAC2", **other_person))
+
+        assert second.status_code == 201
+        keyed = session.scalars(
+            select(BlockingKey.record_id).where(BlockingKey.key == "new_rule:x")
+        )
+        assert len(keyed.all()) == 2
+        # The second record met the first through the new key alone.
+        history = session.scalars(select(LinkHistory).order_by(LinkHistory.id)).all()
+        assert history[-1].reason["candidates_found"] == 1
+
     def test_conflicting_ssns_are_held_for_review(self, client, make_record, session):
         client.post("/records", json=make_record(source="FAC1", ssn="512-44-9087"))
         second = client.post("/records", json=make_record(source="FAC2", ssn="512-44-9810"))
@@ -164,6 +187,16 @@ class TestCreateRecord:
         assert second.json()["match_result"] == "POSSIBLE_MATCH"
         history = session.scalars(select(LinkHistory).order_by(LinkHistory.id)).all()
         assert history[-1].reason["guards"] == ["conflicting_ssn"]
+
+    def test_an_uncoded_clinical_item_is_stored_and_keys_nothing(
+        self, client, make_record, session
+    ):
+        clinical = {"conditions": [{"display": "Back pain"}, {"code_system": "SNOMED"}]}
+
+        response = client.post("/records", json=make_record(clinical=clinical))
+
+        assert response.status_code == 201
+        assert _count(session, ClinicalEvent) == 2
 
     def test_clinical_events_are_stored(self, client, make_record, session):
         clinical = {

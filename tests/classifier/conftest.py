@@ -66,7 +66,8 @@ class Store:
 
     def record(self, *, source: str = "FAC1", clinical=SOME_HISTORY, link=None, **demographics):
         from mpi_api.records.service import event_rows, record_row
-        from mpi_store.domain.contracts import RecordCreate
+        from mpi_linker.features import record_features
+        from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
         from mpi_store.domain.enums import LinkSource, LinkState, MatchResult
         from mpi_store.repositories import (
             GoldenRecordRepository,
@@ -82,7 +83,8 @@ class Store:
             **demographics,
         )
         records = SourceRecordRepository(self.session)
-        stored = records.add(record_row(contract))
+        made = record_features(contract.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
+        stored = records.add(record_row(contract, made.features))
         records.replace_events(stored.id, event_rows(contract))
         golden = (
             GoldenRecordRepository(self.session).create()

@@ -1,12 +1,14 @@
-"""The linker's HTTP service: /score, /model, /healthz, /metrics."""
+"""The linker's HTTP service: /features, /score, /model, /healthz, /metrics."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
 
 from mpi_linker.app import create_app
-from mpi_linker.features import blocking_keys, features
+from mpi_linker.features import blocking_keys, features, record_features
 from mpi_linker.settings import Settings
 
 
@@ -28,6 +30,52 @@ def test_score_with_an_empty_index_finds_nothing(linker):
     assert body["candidates"] == []
     assert body["candidates_found"] == 0
     assert body["model_version"].startswith("splink-")
+
+
+def test_features_are_the_linkers_normalisation_keys_and_locks(linker):
+    demographics = {
+        "given_name": " Ann-Marie ",
+        "family_name": "O'Lee",
+        "birth_date": "1990-01-31",
+        "sex": "female",
+        "phone": "(413) 555-0100",
+        "postcode": "01002-1234",
+        "ssn": "512-44-7731",
+    }
+    # Codes no training record had (as rare as codes get), one of them twice.
+    events = [
+        {"type": "condition", "code_system": "http://snomed.info/sct", "code": f"99900{c}"}
+        for c in ("1", "2", "3", "3")
+    ]
+
+    response = linker.post("/features", json={"demographics": demographics, "events": events})
+
+    assert response.status_code == 200
+    made = record_features({**demographics, "birth_date": dt.date(1990, 1, 31)}, events[:3])
+    assert response.json() == {
+        "features": made.features,
+        "blocking_keys": made.blocking_keys,
+        "lock_keys": made.lock_keys,
+    }
+    keys = response.json()["blocking_keys"]
+    assert any(key.startswith("hist:") for key in keys)
+    assert "ssn:512447731" in response.json()["lock_keys"]
+    assert not any(key.startswith("hist:") for key in response.json()["lock_keys"])
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"demographics": {"birth_date": "1990-02-31"}}, ["body", "demographics", "birth_date"]),
+        ({"demographics": {}, "events": [{"type": "condition"}]}, ["body", "events", 0, "code"]),
+        ({"demographics": {"nickname": "Annie"}}, ["body", "demographics", "nickname"]),
+    ],
+)
+def test_features_refuse_a_bad_record_naming_the_field(linker, body, field):
+    response = linker.post("/features", json=body)
+
+    assert response.status_code == 422
+    assert [problem["loc"] for problem in response.json()["detail"]] == [field]
 
 
 def test_score_rejects_unknown_fields(linker):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import BaseModel
 
-from mpi_linker.score.schemas import ScoreResponse
+from mpi_linker.score.schemas import FeaturesResponse, ScoreResponse
+from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, Demographics
 from mpi_store.domain.errors import LinkerUnavailable
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +33,21 @@ class LinkerClient:
         except httpx.TransportError:
             return False
 
+    def features(
+        self, *, demographics: Demographics, events: Iterable[Mapping[str, Any]]
+    ) -> FeaturesResponse:
+        """The linker's comparison columns and keys of a record; `events` as `clinical_event`
+        rows (only the distinct type and code of each coded one are sent)."""
+        codes = sorted(
+            {(e["type"], e.get("code_system"), e["code"]) for e in events if e.get("code")},
+            key=str,
+        )
+        body = {
+            "demographics": demographics.model_dump(mode="json", include=set(DEMOGRAPHIC_FIELDS)),
+            "events": [{"type": t, "code_system": s, "code": c} for t, s, c in codes],
+        }
+        return self._post("/features", body, FeaturesResponse)
+
     def score(
         self, *, features: dict[str, Any], blocking_keys: list[str], exclude_record_id: int | None
     ) -> ScoreResponse:
@@ -36,13 +56,18 @@ class LinkerClient:
             "blocking_keys": blocking_keys,
             "exclude_record_id": exclude_record_id,
         }
+        return self._post("/score", body, ScoreResponse)
+
+    def _post(self, path: str, body: dict[str, Any], answer: type[Answer]) -> Answer:
         for attempt in range(self.retries + 1):
             try:
-                response = self.http.post("/score", json=body)
+                response = self.http.post(path, json=body)
                 if response.status_code < 500:
                     response.raise_for_status()
-                    return ScoreResponse.model_validate_json(response.content)
-                log.warning("linker answered %d (attempt %d)", response.status_code, attempt + 1)
+                    return answer.model_validate_json(response.content)
+                log.warning(
+                    "linker answered %d to %s (attempt %d)", response.status_code, path, attempt + 1
+                )
             except httpx.TransportError as error:
                 log.warning(
                     "linker unreachable: %s (attempt %d)", type(error).__name__, attempt + 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from mpi_linker import normalise
@@ -128,3 +129,22 @@ _LOCKING_RULES = frozenset({"ssn", "dob_fam", "dob_giv", "fam_giv", "phone", "ad
 def lock_keys(keys: list[str]) -> list[str]:
     """The blocking keys whose transactions must not interleave (advisory locks)."""
     return [key for key in keys if key.split(":", 1)[0] in _LOCKING_RULES]
+
+
+@dataclass(frozen=True)
+class RecordFeatures:
+    """What the linker makes of one record: its comparison columns, blocking keys and the keys
+    its writer must lock (`POST /features` answers it; bulk load computes it in-process)."""
+
+    features: dict[str, Any]
+    blocking_keys: list[str]
+    lock_keys: list[str]
+
+
+def record_features(
+    demographics: Mapping[str, Any], events: Iterable[Mapping[str, Any]] | None = None
+) -> RecordFeatures:
+    """`demographics` by contract field names; `events` as `blocking_keys` reads them."""
+    row = features(demographics)
+    keys = blocking_keys(row, events)
+    return RecordFeatures(features=row, blocking_keys=keys, lock_keys=lock_keys(keys))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mpi_api.bulk.progress import Progress, Step
 from mpi_api.records import service
-from mpi_linker.features import blocking_keys, features
+from mpi_linker.features import record_features
 from mpi_linker.frames import SCHEMA
 from mpi_linker.model.definition import BLOCKING_KEYS_COLUMN
 from mpi_store.bulk_writes import copy_rows, reserve_ids
@@ -153,15 +153,17 @@ class _Batch:
     linker_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def add(self, record_id: int, contract: RecordCreate, stored_at: dt.datetime) -> StoredRecord:
-        columns = service.record_columns(contract)
+        clinical_events = service.event_rows(contract)
+        made = record_features(
+            contract.model_dump(include=set(DEMOGRAPHIC_FIELDS)), clinical_events
+        )
+        linker_features, keys = made.features, made.blocking_keys
+        columns = service.record_columns(contract, linker_features)
         stored = {**columns, "identifiers": json.dumps(columns["identifiers"])}
         self.records.append((record_id, *(stored[name] for name in _RECORD_COLUMNS)))
-        clinical_events = service.event_rows(contract)
         self.events.extend(
             (record_id, *(event[name] for name in _EVENT_COLUMNS)) for event in clinical_events
         )
-        linker_features = features(contract.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
-        keys = blocking_keys(linker_features, clinical_events)
         self.index.append((record_id, json.dumps(linker_features)))
         self.keys.extend((key, record_id) for key in keys)
         self.linker_rows.append(

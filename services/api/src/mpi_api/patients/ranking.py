@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.service import event_rows, record_row
-from mpi_linker.features import blocking_keys, features
 from mpi_linker.model.artifact import Tier
 from mpi_linker.score.schemas import CandidateScore
 from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, Demographics, RecordCreate
@@ -61,10 +60,9 @@ def rank_patients(
 ) -> list[RankedPatient]:
     """At most `count` patients the linker finds for `record`, best first: each patient once,
     by its best-scoring record (`only_certain`: at most the one certain patient)."""
-    linker_features = features(record.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
-    keys = blocking_keys(linker_features, event_rows(record))
+    made = matcher.features(record, event_rows(record))
     scored, decision = matcher.score(
-        session, record=record_row(record), features=linker_features, blocking_keys=keys
+        session, record=record_row(record, made.features), features=made
     )
     certain = decision.golden_record_id if decision.match_result == MatchResult.MATCH else None
     best: dict[int, CandidateScore] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,9 +13,7 @@ from sqlalchemy.orm import Session
 from mpi_api.records import events
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.records.redecide import redecide
-from mpi_linker import normalise
 from mpi_linker.decision import Decision
-from mpi_linker.features import blocking_keys, features, lock_keys
 from mpi_store.db import advisory_lock_keys
 from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, RecordCreate
 from mpi_store.domain.enums import LinkSource, OutboxTopic
@@ -64,22 +63,17 @@ def ingest_record(
     copies of one new patient arriving together cannot found two golden records.
     """
     records = SourceRecordRepository(session)
-    draft = record_row(record, dropped_values=dropped_values)
-    linker_features = features(record.model_dump(include=set(DEMOGRAPHIC_FIELDS)))
     clinical_events = event_rows(record)
-    keys = blocking_keys(linker_features, clinical_events)
-    advisory_lock_keys(
-        session, [f"rec:{record.source}:{record.source_record_id}", *lock_keys(keys)]
-    )
+    made = matcher.features(record, clinical_events)
+    draft = record_row(record, made.features, dropped_values=dropped_values)
+    advisory_lock_keys(session, [f"rec:{record.source}:{record.source_record_id}", *made.lock_keys])
     existing = records.get_by_key(record.source, record.source_record_id)
     index = LinkerIndexRepository(session)
     if existing is None:
         stored = records.add(draft)
         records.add_events(stored.id, clinical_events)
-        index.add(stored.id, features=linker_features, keys=keys)
-        decision = matcher.decide(
-            session, record=stored, features=linker_features, blocking_keys=keys
-        )
+        index.add(stored.id, features=made.features, keys=made.blocking_keys)
+        decision = matcher.decide(session, record=stored, features=made)
         golden, link = link_new_record(session, record=stored, decision=decision)
         refresh_golden(session, golden=golden)
         return IngestResult(stored, link, golden, created=True)
@@ -95,11 +89,9 @@ def ingest_record(
             setattr(existing, field, getattr(draft, field))
         existing.version += 1
         records.replace_events(existing.id, clinical_events)
-        index.put(existing.id, features=linker_features, keys=keys)
+        index.put(existing.id, features=made.features, keys=made.blocking_keys)
         session.flush()
-        decision = matcher.decide(
-            session, record=existing, features=linker_features, blocking_keys=keys
-        )
+        decision = matcher.decide(session, record=existing, features=made)
         golden, current = redecide(session, record=existing, decision=decision)
         if current.link_source != LinkSource.MANUAL:
             _request_adjudication(session, record=existing, decision=decision)
@@ -180,17 +172,23 @@ def event_rows(record: RecordCreate) -> list[dict[str, Any]]:
 
 
 def record_row(
-    record: RecordCreate, *, dropped_values: dict[str, Any] | None = None
+    record: RecordCreate,
+    features: Mapping[str, Any],
+    *,
+    dropped_values: dict[str, Any] | None = None,
 ) -> SourceRecord:
     """A new, unsaved source record with its normalised matching keys."""
-    return SourceRecord(**record_columns(record, dropped_values=dropped_values))
+    return SourceRecord(**record_columns(record, features, dropped_values=dropped_values))
 
 
 def record_columns(
-    record: RecordCreate, *, dropped_values: dict[str, Any] | None = None
+    record: RecordCreate,
+    features: Mapping[str, Any],
+    *,
+    dropped_values: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A new source record's columns but its id: as received, plus its normalised matching
-    keys."""
+    """A new source record's columns but its id: as received, plus its matching keys
+    normalised as the linker's `features` of it are."""
     demographics = {field: getattr(record, field) for field in DEMOGRAPHIC_FIELDS}
     return {
         "source": record.source,
@@ -198,9 +196,9 @@ def record_columns(
         **demographics,
         "identifiers": [i.model_dump() for i in record.identifiers],
         "dropped_values": dropped_values or None,
-        "norm_given_name": normalise.name(record.given_name),
-        "norm_family_name": normalise.name(record.family_name),
-        "norm_ssn": normalise.ssn(record.ssn),
+        "norm_given_name": features["given_name"],
+        "norm_family_name": features["family_name"],
+        "norm_ssn": features["ssn"],
         "content_hash": content_hash(record, dropped_values),
         "version": 1,
     }

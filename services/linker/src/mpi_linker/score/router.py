@@ -1,4 +1,4 @@
-"""`POST /score`, `GET /model`."""
+"""`POST /features`, `POST /score`, `GET /model`."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
+from mpi_linker.features import record_features
 from mpi_linker.score import service
-from mpi_linker.score.schemas import ModelRead, ScoreRequest, ScoreResponse
+from mpi_linker.score.schemas import (
+    FeaturesRequest,
+    FeaturesResponse,
+    ModelRead,
+    ScoreRequest,
+    ScoreResponse,
+)
 from mpi_linker.scoring import Scorer
 
 router = APIRouter(tags=["scoring"])
@@ -20,6 +27,21 @@ def _session(request: Request) -> Iterator[Session]:
     # Read-only: nothing to commit; the session is closed (and rolled back) after the request.
     with request.app.state.session_factory() as session:
         yield session
+
+
+@router.post("/features", operation_id="record_features")
+def features_of_record(body: FeaturesRequest) -> FeaturesResponse:
+    """The record's comparison columns, blocking keys and lock keys; reads and writes nothing.
+
+    The api stores them in the candidate index and sends them back to `POST /score`, so a
+    change of normalisation or blocking deploys with the linker alone.
+    """
+    made = record_features(
+        body.demographics.model_dump(), [event.model_dump() for event in body.events]
+    )
+    return FeaturesResponse(
+        features=made.features, blocking_keys=made.blocking_keys, lock_keys=made.lock_keys
+    )
 
 
 @router.post("/score", operation_id="score_record")

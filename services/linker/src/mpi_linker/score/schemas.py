@@ -1,4 +1,4 @@
-"""Request and response bodies of `POST /score` and `GET /model`."""
+"""Request and response bodies of `POST /features`, `POST /score` and `GET /model`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,39 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from mpi_linker.model.artifact import Tier
+from mpi_store.domain.contracts import MAX_EVENTS_PER_LIST, Code, Demographics
+
+# Seven lists in a record's `clinical`, each of at most MAX_EVENTS_PER_LIST events.
+MAX_EVENT_CODES = 7 * MAX_EVENTS_PER_LIST
+
+
+class EventCode(BaseModel):
+    """A clinical event as the history keys read it: its type and coded concept."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Code
+    code_system: Code | None = None
+    code: Code
+
+
+class FeaturesRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    demographics: Demographics
+    events: list[EventCode] = Field(
+        default_factory=list,
+        max_length=MAX_EVENT_CODES,
+        description="The record's distinct coded events (duplicates add nothing)",
+    )
+
+
+class FeaturesResponse(BaseModel):
+    features: dict[str, Any] = Field(description="Pass to `POST /score` as they are")
+    blocking_keys: list[str]
+    lock_keys: list[str] = Field(
+        description="The blocking keys its writer holds an advisory lock on while it decides"
+    )
 
 
 class ScoreRequest(BaseModel):
