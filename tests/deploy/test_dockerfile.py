@@ -150,15 +150,19 @@ def test_each_image_runs_an_entry_point_of_its_own(target):
 PROCESS_IMPORTS = {
     "api": (
         ("mpi_api.serve", "mpi_api.app", "mpi_api.cli"),
-        ("splink", "duckdb", "torch", "transformers", "celery", "rapidfuzz"),
+        ("splink", "duckdb", "torch", "transformers", "celery", "rapidfuzz", "pgserver"),
+    ),
+    "linker": (
+        ("mpi_linker.serve", "mpi_linker.app", "mpi_linker.cli"),
+        ("torch", "transformers", "celery", "pgserver"),
     ),
     "relay": (
         ("mpi_classifier.cli", "mpi_classifier.relay"),
-        ("splink", "duckdb", "rapidfuzz", "torch", "transformers"),
+        ("splink", "duckdb", "rapidfuzz", "torch", "transformers", "pgserver"),
     ),
     "worker": (
         ("mpi_classifier.cli", "mpi_classifier.worker", "mpi_classifier.tasks"),
-        ("splink", "duckdb", "rapidfuzz"),
+        ("splink", "duckdb", "rapidfuzz", "pgserver"),
     ),
 }
 

@@ -26,7 +26,13 @@ def start_postgres(data_dir: Path) -> tuple[object, str]:
     The handle stops the server when it is garbage-collected or the process exits. Running as
     root, pgserver makes every parent of `data_dir` world-readable (README, "Embedded mode").
     """
-    from pgserver.postgres_server import get_server  # deferred: only dev mode needs it
+    try:
+        from pgserver.postgres_server import get_server  # deferred: only dev mode needs it
+    except ModuleNotFoundError:
+        raise InvalidInput(
+            "no MPI_DATABASE_URL, and the embedded Postgres is not installed: set "
+            "MPI_DATABASE_URL to a Postgres server, or install the `dev` extra"
+        ) from None
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(data_dir, cleanup_mode="stop")
