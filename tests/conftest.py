@@ -143,7 +143,7 @@ def redis_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from mpi_api.embedded import start_redis
+    from mpi_devtools.embedded_redis import start_redis
 
     with tempfile.TemporaryDirectory(prefix="mpi-test-redis-") as folder:
         server = start_redis(Path(folder), _free_port())

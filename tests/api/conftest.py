@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mpi_api.app import create_app
 from mpi_api.auth.service import create_key
-from mpi_api.drill.stack import free_port, up_command
 from mpi_api.linker_client import LinkerClient
 from mpi_api.records.matching import LinkerMatcher
 from mpi_api.settings import Settings
+from mpi_devtools.drill.stack import free_port, up_command
 from mpi_linker.app import create_app as create_linker_app
 from mpi_linker.settings import Settings as LinkerSettings
 from mpi_store.db import unit_of_work

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from mpi_api.auth.service import resolve_key
 from mpi_api.cli import app
-from mpi_api.drill.stack import free_port
+from mpi_devtools.drill.stack import free_port
 from mpi_store.domain.errors import InvalidInput
 
 

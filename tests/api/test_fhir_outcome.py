@@ -16,9 +16,9 @@ import uvicorn
 from fastapi.testclient import TestClient
 
 from mpi_api.app import create_app
-from mpi_api.drill.stack import free_port
 from mpi_api.linker_client import LinkerClient
 from mpi_api.records.matching import LinkerMatcher
+from mpi_devtools.drill.stack import free_port
 from mpi_store.domain.enums import Scope
 from mpi_store.fhir_convert import SSN_SYSTEM
 from mpi_store.repositories import SourceRecordRepository

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from mpi_api.embedded import start_redis
 from mpi_classifier import relay
 from mpi_classifier.worker import TASK_NAME
+from mpi_devtools.embedded_redis import start_redis
 from mpi_store.db import make_sessionmaker, unit_of_work
 from mpi_store.domain.enums import OutboxTopic
 from mpi_store.models import Outbox

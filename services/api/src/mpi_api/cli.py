@@ -1,18 +1,12 @@
-"""The `mpi` command: run the MPI locally, manage keys and migrations.
+"""The `mpi` command: keys, migrations, bulk load and exports.
 
-Other packages add command groups through the `mpi.commands` entry-point group.
+Other packages add commands through the `mpi.commands` entry-point group (`mpi up` and `mpi
+drill` come from the developer tools, `mpi_devtools`).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import os
 import re
-import secrets
-import signal
-import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,106 +17,15 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from mpi_api.supervise import Child, require_free_ports, supervise
 from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
 from mpi_store.domain.enums import Scope
 from mpi_store.domain.errors import ConfigurationError, InvalidInput
 from mpi_store.embedded import DEFAULT_STATE_DIR, resolve_database
 from mpi_store.migrate import upgrade
-from mpi_store.settings import load_settings
 
 app = typer.Typer(help="Master Patient Index", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-
-
-@app.command()
-def up(
-    host: Annotated[str, typer.Option(help="Interface the api listens on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port of the api")] = 8000,
-    linker_port: Annotated[int, typer.Option(help="Port of the linker (loopback)")] = 8010,
-    redis_port: Annotated[
-        int, typer.Option(help="Port of the embedded Redis (loopback; when MPI_REDIS_URL is unset)")
-    ] = 6389,
-    state_dir: Annotated[
-        Path, typer.Option(help="Embedded servers' data (when MPI_*_URL are unset)")
-    ] = DEFAULT_STATE_DIR,
-) -> None:
-    """Start the MPI: Postgres and Redis (embedded unless MPI_DATABASE_URL / MPI_REDIS_URL are
-    set), linker, api, outbox relay and adjudication worker."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    embedded_redis = _adjudication_installed() and not os.environ.get("MPI_REDIS_URL")
-    require_free_ports({port: "--port"}, host=host)
-    loopback = {
-        linker_port: "--linker-port",
-        **({redis_port: "--redis-port"} if embedded_redis else {}),
-    }
-    require_free_ports(loopback)
-    database = resolve_database(state_dir, create=True)
-    url = database.url
-    dev_key = os.environ.get("MPI_DEV_API_KEY") or "mpik_dev_" + secrets.token_urlsafe(24)
-    linker_url = f"http://127.0.0.1:{linker_port}"
-    _check_settings(url=url, dev_key=dev_key, linker_url=linker_url)
-    upgrade(url)
-    env = {
-        **os.environ,
-        "MPI_DATABASE_URL": url,
-        "MPI_DEV_API_KEY": dev_key,
-        "MPI_API_ENVIRONMENT": "dev",
-        "MPI_API_LINKER_URL": linker_url,
-    }
-    if "MPI_DEV_API_KEY" not in os.environ:
-        print(f"Dev API key (all scopes): {dev_key}")
-    print(f"MPI api on http://{host}:{port} (docs at /docs). Ctrl-C stops everything.")
-    broker = None
-    adjudication = _adjudication_installed()
-    if embedded_redis:
-        from mpi_api.embedded import start_redis
-
-        broker = start_redis(state_dir.resolve() / "redis", redis_port)
-        env["MPI_REDIS_URL"] = broker.url
-    elif not adjudication:
-        print("Gray-zone adjudication is off: install the `classifier` extra for relay and worker.")
-    children = [
-        Child("linker", _service("mpi_linker.serve", "127.0.0.1", linker_port), env),
-        Child("api", _service("mpi_api.serve", host, port), env),
-    ]
-    if adjudication:
-        # By module name, as `mpi-relay` and `mpi-worker` run them: mpi_api never imports the
-        # classifier package.
-        children += [
-            Child(name, [sys.executable, "-m", "mpi_classifier.cli", name], env)
-            for name in ("relay", "worker")
-        ]
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    # Explicitly: a shell that starts `mpi up` in the background makes it ignore SIGINT, and
-    # Ctrl-C (or a test's SIGINT) must still stop everything.
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    broker_alive = supervise(children, stop=stop, broker=broker)
-    del database  # stops the embedded server, if this command started it
-    if not broker_alive:
-        raise typer.Exit(1)
-
-
-def _check_settings(*, url: str, dev_key: str, linker_url: str) -> None:
-    """Fail here, in one line, on a setting the api or the linker would refuse at start."""
-    from mpi_api.settings import Settings as ApiSettings
-    from mpi_linker.settings import Settings as LinkerSettings
-
-    load_settings(
-        ApiSettings, database_url=url, environment="dev", dev_api_key=dev_key, linker_url=linker_url
-    )
-    load_settings(LinkerSettings, database_url=url)
-
-
-def _adjudication_installed() -> bool:
-    return all(importlib.util.find_spec(name) is not None for name in ("mpi_classifier", "celery"))
-
-
-def _service(module: str, host: str, port: int) -> list[str]:
-    """An HTTP service as its entry point runs it (`mpi-api`, `mpi-linker`), quieter."""
-    return [sys.executable, "-m", module, "--host", host, "--port", str(port), "--no-access-log"]
 
 
 @app.command()
@@ -306,27 +209,6 @@ def export_decisions(
     finally:
         engine.dispose()
     print(f"{written} labelled pairs written to {out}")
-
-
-@app.command()
-def drill(
-    profile: Annotated[
-        str, typer.Option(help="short (8 writers, 30 s) or full (32 writers, 5 min)")
-    ] = "short",
-    out: Annotated[Path | None, typer.Option(help="Results JSON")] = None,
-) -> None:
-    """Start an own stack on loopback (own embedded Postgres and Redis), run the reliability
-    and security drills against it, print their table and write it as JSON; exit 1 on any
-    failure."""
-    from rich.console import Console
-
-    from mpi_api.drill.run import PROFILES, run_drill
-
-    if profile not in PROFILES:
-        raise typer.BadParameter(f"--profile is one of {', '.join(PROFILES)}")
-    path = out or Path("benchmarks/results") / f"drill-{profile}.json"
-    if not run_drill(profile, out=path, console=Console()):
-        raise typer.Exit(1)
 
 
 def _load_plugins() -> None:

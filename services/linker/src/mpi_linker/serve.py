@@ -3,7 +3,10 @@
 from mpi_store.serving import entry_point
 
 main = entry_point(
-    "mpi_linker.app:create_app", port=8010, summary="Serve the linker (settings from MPI_*)."
+    "mpi_linker.app:create_app",
+    settings="mpi_linker.settings:Settings",
+    port=8010,
+    summary="Serve the linker (settings from MPI_*).",
 )
 
 if __name__ == "__main__":

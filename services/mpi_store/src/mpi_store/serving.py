@@ -4,10 +4,14 @@ shares (`mpi-api`, `mpi-linker`, their images, the chart and `mpi up` all start 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Annotated
 
 import typer
+
+from mpi_store.domain.errors import ConfigurationError
+from mpi_store.settings import load_settings
 
 # Idle keep-alive connections are kept past any client's or load balancer's own idle timeout
 # (httpx 5 s, nginx and cloud load balancers 60 s): a server closing a connection at the moment
@@ -30,16 +34,33 @@ def serve(factory: str, *, host: str, port: int, access_log: bool = True) -> Non
     )
 
 
-def entry_point(factory: str, *, port: int, summary: str) -> Callable[[], None]:
-    """The command line of a service serving `factory`: `--host`, `--port` (default `port`)
-    and `--access-log/--no-access-log`."""
+def entry_point(factory: str, *, settings: str, port: int, summary: str) -> Callable[[], None]:
+    """The command line of a service serving `factory`: `--host`, `--port` (default `port`),
+    `--access-log/--no-access-log`, and `--check-settings`, which loads `settings`
+    (`module:Class`) from the environment and exits, 2 with the one-line reason if it refuses
+    them (a pre-flight for `mpi up`, a container or a chart's hook)."""
 
     def run(
         host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="Port to listen on")] = port,
         access_log: Annotated[bool, typer.Option(help="Log each request")] = True,
+        check_settings: Annotated[
+            bool, typer.Option(help="Check the settings (MPI_*) and exit without serving")
+        ] = False,
     ) -> None:
+        if check_settings:
+            _check(settings)
+            return
         serve(factory, host=host, port=port, access_log=access_log)
 
     run.__doc__ = summary
     return lambda: typer.run(run)
+
+
+def _check(settings: str) -> None:
+    module, name = settings.split(":")
+    try:
+        load_settings(getattr(importlib.import_module(module), name))
+    except ConfigurationError as error:
+        typer.echo(str(error), err=True)
+        raise typer.Exit(2) from None

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 from sqlalchemy import text
 
-from mpi_api.drill.report import Check
-from mpi_api.drill.stack import Stack
+from mpi_devtools.drill.report import Check
+from mpi_devtools.drill.stack import Stack
 from mpi_store.db import make_engine
 
 SOURCES = tuple(f"DRILL{n}" for n in range(6))

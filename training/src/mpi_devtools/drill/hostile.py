@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import httpx
 
-from mpi_api.drill.report import Check
-from mpi_api.drill.stack import Stack
+from mpi_devtools.drill.report import Check
+from mpi_devtools.drill.stack import Stack
 
 Record = dict[str, Any]
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from mpi_api.drill.auth import check_auth
-from mpi_api.drill.fuzz import check_fuzz
-from mpi_api.drill.hostile import check_hostile
-from mpi_api.drill.phi import check_phi
-from mpi_api.drill.population import patients, phi_values
-from mpi_api.drill.report import Check, print_table, write_json
-from mpi_api.drill.stack import running_stack
-from mpi_api.drill.writers import SOURCES, Fault, check_writers
+from mpi_devtools.drill.auth import check_auth
+from mpi_devtools.drill.fuzz import check_fuzz
+from mpi_devtools.drill.hostile import check_hostile
+from mpi_devtools.drill.phi import check_phi
+from mpi_devtools.drill.population import patients, phi_values
+from mpi_devtools.drill.report import Check, print_table, write_json
+from mpi_devtools.drill.stack import running_stack
+from mpi_devtools.drill.writers import SOURCES, Fault, check_writers
 
 SEED = 2024
 

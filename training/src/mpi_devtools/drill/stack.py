@@ -24,8 +24,8 @@ from typing import Any
 
 import httpx
 
-from mpi_api.drill.classify_standin import ClassifyStandIn
-from mpi_api.embedded import EmbeddedRedis, start_redis
+from mpi_devtools.drill.classify_standin import ClassifyStandIn
+from mpi_devtools.embedded_redis import EmbeddedRedis, start_redis
 from mpi_store.embedded import resolve_database
 
 READY_SECONDS = 120.0

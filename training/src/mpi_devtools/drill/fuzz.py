@@ -9,8 +9,8 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from mpi_api.drill.report import Check
-from mpi_api.drill.stack import Stack
+from mpi_devtools.drill.report import Check
+from mpi_devtools.drill.stack import Stack
 
 FUZZ_SECONDS = 900
 # A steward's merge and split refuse, with a 422 naming the field, what no schema can say: a

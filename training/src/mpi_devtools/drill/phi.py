@@ -9,8 +9,8 @@ from typing import Any
 
 import redis
 
-from mpi_api.drill.report import Check
-from mpi_api.drill.stack import Stack
+from mpi_devtools.drill.report import Check
+from mpi_devtools.drill.stack import Stack
 
 
 def check_phi(stack: Stack, *, values: list[str]) -> Check:

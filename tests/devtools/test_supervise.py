@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from mpi_api.supervise import Child, require_free_ports, supervise
+from mpi_devtools.supervise import Child, require_free_ports, supervise
 from mpi_store.domain.errors import InvalidInput
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(300)"]

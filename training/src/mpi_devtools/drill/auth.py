@@ -3,17 +3,18 @@ no data."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 
-from mpi_api.auth.service import create_key
-from mpi_api.drill.population import phi_values
-from mpi_api.drill.report import Check
-from mpi_api.drill.stack import Stack
-from mpi_store.db import make_engine, make_sessionmaker, unit_of_work
+from mpi_devtools.drill.population import phi_values
+from mpi_devtools.drill.report import Check
+from mpi_devtools.drill.stack import Stack
 from mpi_store.domain.enums import Scope
-from mpi_store.repositories import ApiKeyRepository
 
 
 def check_auth(stack: Stack, *, record: dict[str, Any]) -> Check:
@@ -45,22 +46,33 @@ def check_auth(stack: Stack, *, record: dict[str, Any]) -> Check:
 
 
 def _keys(stack: Stack) -> dict[str, str]:
-    engine = make_engine(stack.database_url, pool_size=1)
-    try:
-        with unit_of_work(make_sessionmaker(engine)) as session:
-            _, reader = create_key(
-                session, name="drill-reader", scopes=[Scope.PATIENTS_READ], allowed_sources=None
-            )
-            _, other = create_key(
-                session,
-                name="drill-other-source",
-                scopes=[Scope.RECORDS_WRITE],
-                allowed_sources=["DRILL-ELSEWHERE"],
-            )
-            revoked_id, revoked = create_key(
-                session, name="drill-revoked", scopes=list(Scope), allowed_sources=None
-            )
-            ApiKeyRepository(session).revoke(revoked_id)
-    finally:
-        engine.dispose()
-    return {"reader": reader, "other_source": other, "revoked": revoked}
+    """Made as an operator makes them: `mpi keys create` and `mpi keys revoke`."""
+    reader = _mpi_keys(stack, "create", "--name", "drill-reader", "--scope", Scope.PATIENTS_READ)
+    other = _mpi_keys(
+        stack,
+        *("create", "--name", "drill-other-source", "--scope", Scope.RECORDS_WRITE),
+        *("--source", "DRILL-ELSEWHERE"),
+    )
+    revoked = _mpi_keys(stack, "create", "--name", "drill-revoked", "--scope", Scope.ADMIN)
+    key_id = re.search(r"key id (\d+)", revoked)
+    if key_id is None:
+        raise RuntimeError("`mpi keys create` printed no key id")
+    _mpi_keys(stack, "revoke", key_id.group(1))
+    return {
+        "reader": reader.split()[-1],
+        "other_source": other.split()[-1],
+        "revoked": revoked.split()[-1],
+    }
+
+
+def _mpi_keys(stack: Stack, *args: str) -> str:
+    """What `mpi keys ARGS` printed, against the stack's database."""
+    run = subprocess.run(
+        [sys.executable, "-m", "mpi_api.cli", "keys", *args],
+        env={**os.environ, "MPI_DATABASE_URL": stack.database_url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return run.stdout

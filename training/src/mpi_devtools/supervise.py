@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mpi_api.embedded import EmbeddedRedis
+from mpi_devtools.embedded_redis import EmbeddedRedis
 from mpi_store.domain.errors import InvalidInput
 
 log = logging.getLogger(__name__)
