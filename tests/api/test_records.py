@@ -306,3 +306,32 @@ def test_a_new_record_takes_its_locks_in_one_statement_and_deletes_nothing(
     assert response.status_code == 201
     assert len([s for s in statements if "pg_advisory_xact_lock" in s]) == 1
     assert not [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+
+
+def test_a_replay_of_the_stored_content_asks_the_linker_nothing_and_writes_nothing(
+    client, app, make_record, engine
+):
+    record = make_record(source="FAC8", source_record_id="R1")
+    first = client.post("/records", json=record)
+    # The linker is down: a replay needs it not.
+    app.state.matcher = LinkerMatcher(
+        LinkerClient(httpx.Client(base_url="http://127.0.0.1:9"), retries=1, backoff_seconds=0)
+    )
+    statements: list[str] = []
+
+    def seen(connection, cursor, statement, *args):
+        statements.append(statement.lstrip().upper())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        replay = client.post("/records", json=record)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert (first.status_code, replay.status_code) == (201, 200)
+    assert replay.json()["mpi_id"] == first.json()["mpi_id"]
+    assert replay.json()["decision_id"] == first.json()["decision_id"]
+    assert not [s for s in statements if "PG_ADVISORY_XACT_LOCK" in s]
+    assert not [s for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    changed = client.post("/records", json={**record, "city": "Salem"})
+    assert changed.status_code == 503
