@@ -24,7 +24,10 @@ from mpi_store.models import (
     BlockingKey,
     ClinicalEvent,
     Event,
+    GoldenRecord,
+    Link,
     LinkerRecord,
+    LinkHistory,
     Outbox,
     SourceRecord,
     TermFrequency,
@@ -57,11 +60,52 @@ def _creations(session_factory):
     return Counter((e.type, e.data.get("match_result")) for e in events)
 
 
+def _written(session_factory):
+    """What the decisions wrote, by record key: the link, its history, its patient's row and
+    the events, without ids, decision ids and times. A patient's version counts the updates
+    its readers could see: online one per record that changed it, in bulk none (it is
+    written once, whole), so only a patient of one record is compared on it."""
+    with session_factory() as session:
+        keys = {r.id: (r.source, r.source_record_id) for r in session.scalars(select(SourceRecord))}
+        sizes = Counter(session.scalars(select(Link.golden_record_id)))
+        links = {}
+        for link in session.scalars(select(Link)):
+            golden = session.get(GoldenRecord, link.golden_record_id)
+            links[keys[link.record_id]] = (
+                link.match_result,
+                link.link_source,
+                link.link_state,
+                link.model_version,
+                link.version,
+                golden.status,
+                sorted(golden.attributes),
+                golden.version if sizes[golden.id] == 1 else None,
+            )
+        history = {
+            keys[row.record_id]: (
+                row.match_result,
+                row.link_source,
+                row.link_state,
+                row.record_version,
+                row.previous_golden_record_id,
+                row.actor,
+                sorted(row.reason),
+            )
+            for row in session.scalars(select(LinkHistory))
+        }
+        events = Counter(
+            (e.type, e.source is None, tuple(sorted(e.data)))
+            for e in session.scalars(select(Event).where(Event.type != "patient.updated"))
+        )
+    return links, history, events
+
+
 def test_bulk_load_gives_the_clusters_of_a_replay(client, connection, session_factory):
     savepoint = connection.begin_nested()
     report = _load_fixture(session_factory)
     bulk, bulk_rows = _partition(session_factory)
     bulk_events = _creations(session_factory)
+    bulk_written = _written(session_factory)
     with session_factory() as session:
         frequencies = [
             {"column_name": t.column_name, "value": t.value, "frequency": t.frequency}
@@ -87,6 +131,9 @@ def test_bulk_load_gives_the_clusters_of_a_replay(client, connection, session_fa
     # Bulk writes each golden record once, whole: no `patient.updated` as records join it.
     assert bulk_events == _creations(session_factory)
     assert bulk_events[("patient.created", None)] == len(bulk)
+    # One write path: the same rows (a link and patient at version 1, one history row per
+    # record, the same events) whether a record was decided online or in bulk.
+    assert bulk_written == _written(session_factory)
 
 
 def test_bulk_load_writes_gray_pairs_for_adjudication(session):

@@ -3,6 +3,8 @@ gray pairs."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mpi_classifier.settings import Settings
@@ -125,6 +127,7 @@ class Store:
         from mpi_store.repositories import (
             AdjudicationRepository,
             LinkRepository,
+            NewAdjudication,
             OutboxRepository,
         )
 
@@ -137,19 +140,23 @@ class Store:
             **fields,
         )
         links = LinkRepository(self.session)
-        adjudications = [
-            AdjudicationRepository(self.session).add(
-                record_id=record.id,
-                candidate_record_id=candidate.id,
-                candidate_golden_record_id=links.get_for_record(candidate.id).golden_record_id,
-                probability=probability,
-                match_weight=0.0,
-                comparison_weights=comparison_weights or {},
-                model_version="splink-test",
-                accept_alone_threshold=accept_alone,
-            )
-            for candidate in candidates
-        ]
+        repository = AdjudicationRepository(self.session)
+        ids = repository.add_many(
+            [
+                NewAdjudication(
+                    record_id=record.id,
+                    candidate_record_id=candidate.id,
+                    candidate_golden_record_id=links.get_for_record(candidate.id).golden_record_id,
+                    probability=probability,
+                    match_weight=0.0,
+                    comparison_weights=json.dumps(comparison_weights or {}),
+                    model_version="splink-test",
+                    accept_alone_threshold=accept_alone,
+                )
+                for candidate in candidates
+            ]
+        )
+        adjudications = [repository.get(i) for i in ids]
         OutboxRepository(self.session).add(
             OutboxTopic.ADJUDICATION_REQUESTED,
             {"record_id": record.id, "adjudication_ids": [a.id for a in adjudications]},

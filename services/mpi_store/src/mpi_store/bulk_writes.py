@@ -12,6 +12,7 @@ from typing import Any, cast
 import psycopg
 from psycopg import sql
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from mpi_store.models import Base
@@ -38,6 +39,13 @@ def copy_rows(
         sql.SQL(", ").join(sql.Identifier(column) for column in columns),
     )
     driver = cast(psycopg.Connection[Any], session.connection().connection.driver_connection)
-    with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as error:
+        # As SQLAlchemy raises a driver's error on its own statements: a transient failure
+        # (a lock timeout, a restart) is then told apart as on any other write.
+        raise DBAPIError.instance(
+            statement.as_string(driver), None, error, psycopg.Error
+        ) from error

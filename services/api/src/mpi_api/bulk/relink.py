@@ -52,6 +52,7 @@ from mpi_store.repositories import (
     GoldenRecordRepository,
     LinkerIndexRepository,
     LinkRepository,
+    NewAdjudication,
     OutboxRepository,
 )
 
@@ -279,24 +280,25 @@ def _requeue(
     outbox = OutboxRepository(session)
     count = 0
     for record, outcome in zip(records, decided.outcomes, strict=True):
-        ids = []
+        ids, new = [], []
         for pair in outcome.gray_pairs:
-            fields = {
-                "candidate_golden_record_id": placement[pair.candidate_record_id],
-                "probability": pair.probability,
-                "match_weight": pair.match_weight,
-                "comparison_weights": json.loads(pair.comparison_weights),
-                "model_version": decided.model_version,
-                "accept_alone_threshold": decided.accept_alone,
-            }
+            queued = NewAdjudication(
+                record_id=record.id,
+                candidate_record_id=pair.candidate_record_id,
+                candidate_golden_record_id=placement[pair.candidate_record_id],
+                probability=pair.probability,
+                match_weight=pair.match_weight,
+                comparison_weights=pair.comparison_weights,
+                model_version=decided.model_version,
+                accept_alone_threshold=decided.accept_alone,
+            )
             stored = existing.get((record.id, pair.candidate_record_id))
             if stored is None:
-                stored = adjudications.add(
-                    record_id=record.id, candidate_record_id=pair.candidate_record_id, **fields
-                )
+                new.append(queued)
             else:
-                adjudications.reset(stored, **fields)
-            ids.append(stored.id)
+                adjudications.reset(stored, queued)
+                ids.append(stored.id)
+        ids += adjudications.add_many(new)
         if ids:
             outbox.add(
                 service.ADJUDICATION_TOPIC, {"record_id": record.id, "adjudication_ids": ids}

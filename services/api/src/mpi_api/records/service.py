@@ -25,6 +25,7 @@ from mpi_store.repositories import (
     GoldenRecordRepository,
     LinkerIndexRepository,
     LinkRepository,
+    NewAdjudication,
     OutboxRepository,
     SourceRecordRepository,
 )
@@ -143,20 +144,21 @@ def link_new_record(
 def _request_adjudication(session: Session, *, record: SourceRecord, decision: Decision) -> None:
     if not decision.gray_pairs:
         return
-    adjudications = AdjudicationRepository(session)
-    ids = [
-        adjudications.add(
-            record_id=record.id,
-            candidate_record_id=pair.candidate_record_id,
-            candidate_golden_record_id=pair.candidate_golden_record_id,
-            probability=pair.probability,
-            match_weight=pair.match_weight,
-            comparison_weights=pair.comparison_weights,
-            model_version=decision.model_version,
-            accept_alone_threshold=decision.accept_alone,
-        ).id
-        for pair in decision.gray_pairs
-    ]
+    ids = AdjudicationRepository(session).add_many(
+        [
+            NewAdjudication(
+                record_id=record.id,
+                candidate_record_id=pair.candidate_record_id,
+                candidate_golden_record_id=pair.candidate_golden_record_id,
+                probability=pair.probability,
+                match_weight=pair.match_weight,
+                comparison_weights=json.dumps(pair.comparison_weights),
+                model_version=decision.model_version,
+                accept_alone_threshold=decision.accept_alone,
+            )
+            for pair in decision.gray_pairs
+        ]
+    )
     OutboxRepository(session).add(
         ADJUDICATION_TOPIC, {"record_id": record.id, "adjudication_ids": ids}
     )

@@ -3,39 +3,75 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from mpi_store.bulk_writes import copy_rows, reserve_ids
 from mpi_store.domain.enums import AdjudicationState
 from mpi_store.models import Adjudication
+
+
+@dataclass(frozen=True, slots=True)
+class NewAdjudication:
+    """A gray pair `AdjudicationRepository.add_many` queues (fields named as its columns)."""
+
+    record_id: int
+    candidate_record_id: int
+    candidate_golden_record_id: int
+    probability: float
+    match_weight: float
+    comparison_weights: str  # JSON text
+    model_version: str
+    accept_alone_threshold: float | None
+
+
+_PAIR_COLUMNS = tuple(f.name for f in fields(NewAdjudication))
+
+
+def _values(pair: NewAdjudication) -> tuple[Any, ...]:
+    return tuple(getattr(pair, name) for name in _PAIR_COLUMNS)
 
 
 class AdjudicationRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, **fields: Any) -> Adjudication:
-        adjudication = Adjudication(state=AdjudicationState.PENDING, **fields)
-        self.session.add(adjudication)
-        self.session.flush()
-        return adjudication
+    def add_many(self, pairs: Sequence[NewAdjudication]) -> list[int]:
+        """Queue gray pairs, pending, by COPY: the one way pairs are queued, online and in
+        bulk. Their ids, in the same order."""
+        ids = reserve_ids(self.session, Adjudication, len(pairs))
+        copy_rows(
+            self.session,
+            Adjudication,
+            ("id", *_PAIR_COLUMNS, "state"),
+            (
+                (adjudication_id, *_values(pair), AdjudicationState.PENDING)
+                for adjudication_id, pair in zip(ids, pairs, strict=True)
+            ),
+        )
+        return ids
 
-    def reset(self, adjudication: Adjudication, **fields: Any) -> None:
-        """Ask a decided pair again (a relink under a new model): pending, with new scores."""
-        for name, value in {
-            **fields,
-            "state": AdjudicationState.PENDING,
-            "classifier_probability": None,
-            "fused_probability": None,
-            "verdict": None,
-            "classifier_backend": None,
-            "classifier_model": None,
-            "abstain_reason": None,
-        }.items():
+    def reset(self, adjudication: Adjudication, pair: NewAdjudication) -> None:
+        """Ask a decided pair again (a relink under a new model): pending, with `pair`'s
+        scores."""
+        for name, value in zip(_PAIR_COLUMNS, _values(pair), strict=True):
             setattr(adjudication, name, value)
+        adjudication.comparison_weights = json.loads(pair.comparison_weights)
+        for name in (
+            "classifier_probability",
+            "fused_probability",
+            "verdict",
+            "classifier_backend",
+            "classifier_model",
+            "abstain_reason",
+        ):
+            setattr(adjudication, name, None)
+        adjudication.state = AdjudicationState.PENDING
         self.session.flush()
 
     def get(self, adjudication_id: int) -> Adjudication | None:

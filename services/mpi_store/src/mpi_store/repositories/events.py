@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
+from mpi_store.bulk_writes import copy_rows
 from mpi_store.domain.enums import EventType
 from mpi_store.domain.errors import EventNotFound
 from mpi_store.models import Event, GoldenRecord, SourceRecord
@@ -14,6 +18,17 @@ from mpi_store.models import Event, GoldenRecord, SourceRecord
 # The oldest transaction still running: events at or above it may yet be joined by others
 # that commit later with smaller ids, so readers stop below it.
 _OLDEST_RUNNING_TX = text("(pg_snapshot_xmin(pg_current_snapshot())::text)::bigint")
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event `EventRepository.append_many` writes (its data's None values left out)."""
+
+    type: EventType
+    mpi_id: str
+    data: Mapping[str, Any]
+    source: str | None = None
+    source_record_id: str | None = None
 
 
 class EventRepository:
@@ -37,6 +52,26 @@ class EventRepository:
         )
         self.session.add(event)
         return event
+
+    def append_many(self, events: Iterable[NewEvent]) -> None:
+        """Append `events` by COPY, after what the session holds unwritten: ids keep the order
+        in which events were appended."""
+        self.session.flush()
+        copy_rows(
+            self.session,
+            Event,
+            ("type", "mpi_id", "source", "source_record_id", "data"),
+            (
+                (
+                    e.type,
+                    e.mpi_id,
+                    e.source,
+                    e.source_record_id,
+                    json.dumps({k: v for k, v in e.data.items() if v is not None}),
+                )
+                for e in events
+            ),
+        )
 
     def latest(self, event_type: EventType, mpi_id: str) -> Event | None:
         """The newest event of this type about this patient, committed or in this transaction."""

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mpi_store.bulk_writes import copy_rows, reserve_ids
 from mpi_store.domain.enums import EventType, GoldenStatus
 from mpi_store.models import Event, GoldenRecord
-from mpi_store.repositories.events import EventRepository
+from mpi_store.repositories.events import EventRepository, NewEvent
 
 _MAX_REDIRECT_HOPS = 100
 _NO_KEY_UPDATE = {"key_share": True}
@@ -26,11 +29,31 @@ class GoldenRecordRepository:
         self.session = session
 
     def create(self) -> GoldenRecord:
-        golden = GoldenRecord(mpi_id=new_mpi_id(), status="active", attributes={}, version=1)
-        self.session.add(golden)
-        self.session.flush()
-        EventRepository(self.session).append(EventType.PATIENT_CREATED, golden)
-        return golden
+        """A new patient (`create_many` of one); its attributes are set by survivorship once
+        its first record is linked, as part of its creation."""
+        (golden_id,) = self.create_many([new_mpi_id()], [{}])
+        return self.get(golden_id)
+
+    def create_many(
+        self, mpi_ids: Sequence[str], attributes: Iterable[Mapping[str, Any]]
+    ) -> list[int]:
+        """New active patients at version 1 (one per `mpi_ids`, with its `attributes`) and
+        their `patient.created` events, by COPY: the one way patients are created, online
+        and in bulk. Their ids, in the same order."""
+        golden_ids = reserve_ids(self.session, GoldenRecord, len(mpi_ids))
+        copy_rows(
+            self.session,
+            GoldenRecord,
+            ("id", "mpi_id", "status", "attributes", "version"),
+            (
+                (golden_id, mpi_id, GoldenStatus.ACTIVE, json.dumps(dict(attrs)), 1)
+                for golden_id, mpi_id, attrs in zip(golden_ids, mpi_ids, attributes, strict=True)
+            ),
+        )
+        EventRepository(self.session).append_many(
+            NewEvent(EventType.PATIENT_CREATED, mpi_id, {}) for mpi_id in mpi_ids
+        )
+        return golden_ids
 
     def get(self, golden_id: int) -> GoldenRecord:
         return self.session.get_one(GoldenRecord, golden_id)
@@ -104,11 +127,12 @@ class GoldenRecordRepository:
 
     def set_attributes(self, golden: GoldenRecord, attributes: dict[str, Any]) -> None:
         if golden.attributes != attributes:
-            # A new patient's first attributes are part of its creation, not an update.
+            # A new patient's first attributes are part of its creation (version 1, as a bulk
+            # load writes it), not an update.
             first_fill = not golden.attributes
             golden.attributes = attributes
-            golden.version += 1
             if not first_fill:
+                golden.version += 1
                 EventRepository(self.session).append(
                     EventType.PATIENT_UPDATED, golden, version=golden.version
                 )

@@ -3,17 +3,54 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
+from mpi_store.bulk_writes import copy_rows
 from mpi_store.domain.enums import EventType, LinkSource
 from mpi_store.models import GoldenRecord, Link, LinkHistory, SourceRecord
-from mpi_store.repositories.events import EventRepository
+from mpi_store.repositories.events import EventRepository, NewEvent
+
+# Decisions `create_many` writes per round of COPYs (links, history, events): what it holds.
+_CHUNK = 10_000
+_DECISION_COLUMNS = (
+    "record_id",
+    "golden_record_id",
+    "match_result",
+    "link_source",
+    "link_state",
+    "probability",
+    "match_weight",
+    "model_version",
+    "decision_id",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class NewLink:
+    """A stored record's first decision, as `LinkRepository.create_many` writes it."""
+
+    record_id: int
+    record_version: int
+    source: str
+    source_record_id: str
+    golden_record_id: int
+    mpi_id: str
+    match_result: str
+    link_source: str
+    link_state: str
+    probability: float | None
+    match_weight: float | None
+    model_version: str | None
+    reason: str  # JSON text
 
 
 class LinkRepository:
@@ -39,40 +76,70 @@ class LinkRepository:
         model_version: str | None,
         reason: dict[str, Any],
     ) -> Link:
-        """Link a record that has no link yet, and write the decision to history."""
-        link = Link(
-            record_id=record.id,
-            golden_record_id=golden_record_id,
-            match_result=match_result,
-            link_source=link_source,
-            link_state=link_state,
-            probability=probability,
-            match_weight=match_weight,
-            model_version=model_version,
-            decision_id=uuid.uuid4(),
-            version=1,
+        """Link a record that has no link yet (`create_many` of one)."""
+        self.create_many(
+            [
+                NewLink(
+                    record_id=record.id,
+                    record_version=record.version,
+                    source=record.source,
+                    source_record_id=record.source_record_id,
+                    golden_record_id=golden_record_id,
+                    mpi_id=self.session.get_one(GoldenRecord, golden_record_id).mpi_id,
+                    match_result=match_result,
+                    link_source=link_source,
+                    link_state=link_state,
+                    probability=probability,
+                    match_weight=match_weight,
+                    model_version=model_version,
+                    reason=json.dumps(reason),
+                )
+            ]
         )
-        self.session.add(link)
-        self.session.flush()
-        self.session.add(
-            LinkHistory(
-                decision_id=link.decision_id,
-                record_id=record.id,
-                record_version=record.version,
-                golden_record_id=golden_record_id,
-                previous_golden_record_id=None,
-                match_result=match_result,
-                link_source=link_source,
-                link_state=link_state,
-                probability=probability,
-                match_weight=match_weight,
-                model_version=model_version,
-                reason=reason,
-            )
-        )
-        self.session.flush()
-        self._event(EventType.LINK_CREATED, link, record)
+        link = self.get_for_record(record.id)
+        if link is None:
+            raise RuntimeError(f"the link of source record {record.id} was not written")
         return link
+
+    def create_many(self, links: Iterable[NewLink]) -> None:
+        """Link records that have no link yet: each link at version 1 with a new decision id,
+        its history row and its `link.created` event, by COPY: the one way a first decision
+        is written, online and in bulk."""
+        self.session.flush()  # the records linked, written before their links
+        events = EventRepository(self.session)
+        source = iter(links)
+        while chunk := list(itertools.islice(source, _CHUNK)):
+            decisions = [(new, uuid.uuid4()) for new in chunk]
+            copy_rows(
+                self.session,
+                Link,
+                (*_DECISION_COLUMNS, "version"),
+                ((*_decision(new, decision_id), 1) for new, decision_id in decisions),
+            )
+            copy_rows(
+                self.session,
+                LinkHistory,
+                (*_DECISION_COLUMNS, "record_version", "reason"),
+                (
+                    (*_decision(new, decision_id), new.record_version, new.reason)
+                    for new, decision_id in decisions
+                ),
+            )
+            events.append_many(
+                NewEvent(
+                    EventType.LINK_CREATED,
+                    new.mpi_id,
+                    {
+                        "match_result": new.match_result,
+                        "link_source": new.link_source,
+                        "link_state": new.link_state,
+                        "decision_id": str(decision_id),
+                    },
+                    source=new.source,
+                    source_record_id=new.source_record_id,
+                )
+                for new, decision_id in decisions
+            )
 
     def records_of_golden(self, golden_record_id: int) -> list[tuple[SourceRecord, Link]]:
         rows = self.session.execute(
@@ -276,3 +343,18 @@ class LinkRepository:
                 .order_by(latest.c.record_id)
             )
         )
+
+
+def _decision(new: NewLink, decision_id: uuid.UUID) -> tuple[Any, ...]:
+    """The columns a link and its history row share (`_DECISION_COLUMNS`)."""
+    return (
+        new.record_id,
+        new.golden_record_id,
+        new.match_result,
+        new.link_source,
+        new.link_state,
+        new.probability,
+        new.match_weight,
+        new.model_version,
+        decision_id,
+    )

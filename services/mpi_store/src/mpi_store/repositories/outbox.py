@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from mpi_store.bulk_writes import copy_rows
 from mpi_store.models import Outbox
 
 
@@ -21,6 +23,15 @@ class OutboxRepository:
         self.session.add(row)
         self.session.flush()
         return row
+
+    def add_many(self, topic: str, payloads: Iterable[dict[str, Any]]) -> None:
+        """`add` for many rows of one topic, by COPY (a bulk load's requests)."""
+        copy_rows(
+            self.session,
+            Outbox,
+            ("topic", "payload"),
+            ((topic, json.dumps(payload)) for payload in payloads),
+        )
 
     def claim_pending(self, topics: Sequence[str], *, limit: int) -> list[Outbox]:
         """The oldest undispatched rows, locked until this transaction ends; rows another
