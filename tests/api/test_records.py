@@ -14,6 +14,7 @@ from mpi_store.models import (
     Adjudication,
     BlockingKey,
     ClinicalEvent,
+    Event,
     GoldenRecord,
     Link,
     LinkerRecord,
@@ -309,10 +310,12 @@ def test_a_new_record_takes_its_locks_in_one_statement_and_deletes_nothing(
 
 
 def test_a_replay_of_the_stored_content_asks_the_linker_nothing_and_writes_nothing(
-    client, app, make_record, engine
+    client, app, make_record, engine, session
 ):
+    tables = (SourceRecord, Link, LinkHistory, GoldenRecord, Event, Adjudication, Outbox)
     record = make_record(source="FAC8", source_record_id="R1")
     first = client.post("/records", json=record)
+    counts = [_count(session, table) for table in tables]
     # The linker is down: a replay needs it not.
     app.state.matcher = LinkerMatcher(
         LinkerClient(httpx.Client(base_url="http://127.0.0.1:9"), retries=1, backoff_seconds=0)
@@ -333,5 +336,7 @@ def test_a_replay_of_the_stored_content_asks_the_linker_nothing_and_writes_nothi
     assert replay.json()["decision_id"] == first.json()["decision_id"]
     assert not [s for s in statements if "PG_ADVISORY_XACT_LOCK" in s]
     assert not [s for s in statements if s.startswith(("INSERT", "UPDATE", "DELETE"))]
+    # Nor by COPY, which statement events do not see.
+    assert [_count(session, table) for table in tables] == counts
     changed = client.post("/records", json={**record, "city": "Salem"})
     assert changed.status_code == 503
