@@ -13,6 +13,7 @@ from mpi_linker.model.artifact import load
 from mpi_linker.model.train import predict_pairs
 from mpi_linker.score.service import score_record
 from mpi_linker.scoring import Scorer
+from mpi_linker.term_frequencies import FrequencyTable
 from mpi_store.models import GoldenRecord, Link, SourceRecord
 from mpi_store.repositories import LinkerIndexRepository
 
@@ -72,6 +73,7 @@ def test_online_scores_equal_batch_predict(session, scorer):
             blocking_keys=keys,
             exclude_record_id=record_id,
             max_candidates=500,
+            frequencies=FrequencyTable(),
         )
         online = {c.record_id: c for c in response.candidates}[other_id]
         worst = max(worst, abs(online.match_weight - pair["match_weight"]))
@@ -93,6 +95,7 @@ def test_candidate_cap(session, scorer):
         blocking_keys=keys,
         exclude_record_id=None,
         max_candidates=1,
+        frequencies=FrequencyTable(),
     )
 
     assert capped
@@ -136,6 +139,7 @@ def test_the_cap_keeps_the_records_sharing_the_most_keys(session, scorer):
         blocking_keys=["k1", "k2", "k3"],
         exclude_record_id=None,
         max_candidates=2,
+        frequencies=FrequencyTable(),
     )
 
     assert capped
@@ -176,6 +180,7 @@ def test_a_score_names_the_key_kinds_and_adds_up_from_the_prior(session, scorer)
         blocking_keys=["ssn:111223333", "dob_fam:1980-01-01|SM0", "zip_street:x"],
         exclude_record_id=None,
         max_candidates=10,
+        frequencies=FrequencyTable(),
     )
 
     (candidate,) = response.candidates

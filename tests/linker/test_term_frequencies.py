@@ -7,7 +7,7 @@ import pytest
 from mpi_linker.features import TF_COLUMNS
 from mpi_linker.model.artifact import load
 from mpi_linker.scoring import exact_u
-from mpi_linker.term_frequencies import PSEUDO_RECORDS, Refresher, refresh
+from mpi_linker.term_frequencies import PSEUDO_RECORDS, FrequencyTable, Refresher, refresh
 from mpi_store.models import SourceRecord
 from mpi_store.repositories import LinkerIndexRepository
 
@@ -48,11 +48,15 @@ def test_frequencies_are_counts_shrunk_towards_the_models_u(session):
 
 
 def test_the_refresher_runs_when_the_index_has_grown(session, session_factory):
-    refresher = Refresher(session_factory, lambda: ARTIFACT, interval=60, growth=0.5)
+    table = FrequencyTable()
+    refresher = Refresher(session_factory, lambda: ARTIFACT, interval=60, growth=0.5, table=table)
     assert not refresher.check()  # nothing indexed yet
+    assert table.values(LinkerIndexRepository(session)) == {}
 
     _index(session, "maria", "ana")
     assert refresher.check()
+    # The round brought the linker's table in memory up to date.
+    assert set(table.values(LinkerIndexRepository(session))["given_name"]) == {"maria", "ana"}
     assert set(_frequencies(session, "given_name")) == {"maria", "ana"}
 
     _index(session, "maria", "ana", start=2)  # 4 records: grown by half
@@ -63,3 +67,47 @@ def test_the_refresher_runs_when_the_index_has_grown(session, session_factory):
         (2 + PSEUDO_RECORDS * u) / 1005
     )
     assert not refresher.check()  # 5 records, no growth since
+
+
+def _reading(session):
+    """An index repository that counts its reads of the whole table."""
+    index = LinkerIndexRepository(session)
+    reads = []
+    read = index.all_term_frequencies
+    index.all_term_frequencies = lambda: reads.append(True) or read()
+    return index, reads
+
+
+def test_the_table_is_read_once_and_again_when_it_changed(session):
+    _index(session, "maria", "maria", "ana")
+    refresh(session, ARTIFACT)
+    index, reads = _reading(session)
+    table = FrequencyTable()
+
+    values = table.values(index)
+    assert values["given_name"] == _frequencies(session, "given_name")
+    assert values["postcode"] == _frequencies(session, "postcode")
+    assert table.values(index) is values
+    assert not table.sync(index)  # unchanged: the rows are not read again
+    assert len(reads) == 1
+
+    # A refresh elsewhere (another replica, a bulk load, `mpi linker refresh-tf`).
+    _index(session, "zoe", start=3)
+    refresh(session, ARTIFACT)
+    assert table.sync(index)
+    assert "zoe" in table.values(index)["given_name"]
+    assert len(reads) == 2
+
+
+def test_a_change_of_frequency_alone_is_seen(session):
+    _index(session, "maria", "ana")
+    refresh(session, ARTIFACT)
+    index, _ = _reading(session)
+    table = FrequencyTable()
+    before = table.values(index)["given_name"]["maria"]
+
+    _index(session, "maria", start=2)  # the same values, one more record
+    refresh(session, ARTIFACT)
+
+    assert table.sync(index)
+    assert table.values(index)["given_name"]["maria"] > before

@@ -20,7 +20,7 @@ from mpi_linker.model.artifact import load
 from mpi_linker.score.router import router as score_router
 from mpi_linker.scoring import Scorer
 from mpi_linker.settings import Settings
-from mpi_linker.term_frequencies import Refresher
+from mpi_linker.term_frequencies import FrequencyTable, Refresher
 from mpi_store.db import make_engine, make_sessionmaker
 from mpi_store.settings import load_settings
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = make_sessionmaker(engine)
         app.state.scorer = Scorer(load(settings.model_path))
+        app.state.frequencies = FrequencyTable()
         refresher = None
         if settings.tf_refresh_seconds:
             refresher = Refresher(
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 lambda: app.state.scorer.artifact,
                 interval=settings.tf_refresh_seconds,
                 growth=settings.tf_refresh_growth,
+                table=app.state.frequencies,
             )
             refresher.start()
         try:

@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     tf_refresh_seconds: float = Field(
         default=60.0,
         ge=0,
-        description="How often to check whether the term frequencies need a refresh; 0: never.",
+        description="How often to check whether the term frequencies need a refresh (and re-read "
+        "them if they changed); 0: never.",
     )
     tf_refresh_growth: float = Field(
         default=0.1,

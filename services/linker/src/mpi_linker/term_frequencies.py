@@ -9,7 +9,7 @@ the table holds those frequencies, shrunk towards the model's u while the index 
 
 The linker refreshes the table in the background when the index has grown by `growth` since
 the last refresh (the first round refreshes whatever the index holds); a bulk load refreshes
-it before it scores.
+it before it scores. The linker holds the table in memory (`FrequencyTable`).
 """
 
 from __future__ import annotations
@@ -43,10 +43,42 @@ def refresh(session: Session, artifact: ModelArtifact) -> int:
     return LinkerIndexRepository(session).refresh_term_frequencies(priors, PSEUDO_RECORDS)
 
 
+class FrequencyTable:
+    """The whole table in memory, so a lookup costs no query: read at first use and again
+    by `sync` whenever it changed (each round of the linker's `Refresher`: after its own
+    refresh, or one by another replica, a bulk load or `mpi linker refresh-tf`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values: dict[str, dict[str, float]] | None = None
+        self._fingerprint: tuple[int, int] | None = None
+
+    def values(self, index: LinkerIndexRepository) -> dict[str, dict[str, float]]:
+        """Each column's frequency by value (a value missing is not in the table)."""
+        values = self._values
+        if values is None:
+            self.sync(index)
+            values = self._values
+        assert values is not None
+        return values
+
+    def sync(self, index: LinkerIndexRepository) -> bool:
+        """Read the table again if it changed since it was read; returns whether it did."""
+        # Read before the rows: a refresh committing in between is read again next time.
+        fingerprint = index.term_frequency_fingerprint()
+        with self._lock:
+            if self._values is not None and fingerprint == self._fingerprint:
+                return False
+        values = index.all_term_frequencies()
+        with self._lock:
+            self._values, self._fingerprint = values, fingerprint
+        return True
+
+
 class Refresher:
     """A daemon thread that refreshes the table every `interval` seconds when the index has
     grown by at least `growth` (a fraction) since it last did, for the model `artifact()`
-    serves then."""
+    serves then; each round then brings `table` (where given) up to date with the table."""
 
     def __init__(
         self,
@@ -55,8 +87,10 @@ class Refresher:
         *,
         interval: float,
         growth: float,
+        table: FrequencyTable | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self._table = table
         self._artifact = artifact
         self._interval = interval
         self._growth = growth
@@ -72,7 +106,15 @@ class Refresher:
         self._thread.join(timeout=self._interval + 5)
 
     def check(self) -> bool:
-        """One round: refresh if the index has grown enough; returns whether it did."""
+        """One round: refresh if the index has grown enough (returns whether it did), then
+        sync the in-memory table."""
+        refreshed = self._refresh_if_grown()
+        if self._table is not None:
+            with unit_of_work(self._session_factory) as session:
+                self._table.sync(LinkerIndexRepository(session))
+        return refreshed
+
+    def _refresh_if_grown(self) -> bool:
         with unit_of_work(self._session_factory) as session:
             count = LinkerIndexRepository(session).indexed_count()
             if count == 0 or count < self._basis * (1 + self._growth):

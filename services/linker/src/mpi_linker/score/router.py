@@ -58,6 +58,7 @@ def score_record(
         blocking_keys=body.blocking_keys,
         exclude_record_id=body.exclude_record_id,
         max_candidates=settings.max_candidates,
+        frequencies=request.app.state.frequencies,
     )
     metrics = request.app.state.metrics
     metrics.candidates.observe(response.candidates_found)

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from mpi_linker.features import MAX_BLOCK_SIZE, TF_COLUMNS
 from mpi_linker.score.schemas import CandidateScore, ComparisonRead, ScoreResponse
 from mpi_linker.scoring import PairScore, Scorer
-from mpi_store.repositories import Candidate, LinkerIndexRepository
+from mpi_linker.term_frequencies import FrequencyTable
+from mpi_store.repositories import LinkerIndexRepository
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,11 @@ def score_record(
     blocking_keys: list[str],
     exclude_record_id: int | None,
     max_candidates: int,
+    frequencies: FrequencyTable,
 ) -> tuple[ScoreResponse, bool]:
     """Score a record against every indexed record sharing a blocking key (at most the cap),
-    leaving out the keys generic for their value (`MAX_BLOCK_SIZE`)."""
+    leaving out the keys generic for their value (`MAX_BLOCK_SIZE`), with the term
+    frequencies of their values (from `frequencies`, the table in memory)."""
     index = LinkerIndexRepository(session)
     search = index.search(
         blocking_keys,
@@ -40,10 +43,11 @@ def score_record(
         log.warning("candidate cap hit: %d candidates kept of more", max_candidates)
         found = found[:max_candidates]
     by_id = {str(c.record_id): c for c in found}
-    tfs = _term_frequencies(index, scorer, features, found)
-    record_row = {**features, "unique_id": "new", **_tf_columns(features, tfs)}
+    known = frequencies.values(index)
+    record_row = {**features, "unique_id": "new", **_tf_columns(features, known, scorer)}
     candidate_rows = [
-        {**c.features, "unique_id": str(c.record_id), **_tf_columns(c.features, tfs)} for c in found
+        {**c.features, "unique_id": str(c.record_id), **_tf_columns(c.features, known, scorer)}
+        for c in found
     ]
     thresholds = scorer.artifact.thresholds
     scored = sorted(
@@ -92,31 +96,16 @@ def blocking_key_kinds(keys: list[str]) -> list[str]:
     return sorted({key.split(":", 1)[0] for key in keys})
 
 
-def _term_frequencies(
-    index: LinkerIndexRepository,
-    scorer: Scorer,
-    features: Mapping[str, Any],
-    candidates: list[Candidate],
-) -> dict[str, dict[str, float]]:
-    wanted = {
-        column: sorted(
-            {v for v in (features.get(column), *(c.features.get(column) for c in candidates)) if v}
+def _tf_columns(
+    row: Mapping[str, Any], known: Mapping[str, Mapping[str, float]], scorer: Scorer
+) -> dict[str, Any]:
+    """A row's term frequencies; a value the table lacks gets the model's own u for an exact
+    match (a neutral adjustment)."""
+    return {
+        f"tf_{column}": (
+            known.get(column, {}).get(value, scorer.neutral_term_frequency(column))
+            if (value := row.get(column))
+            else None
         )
-        for column in TF_COLUMNS
-    }
-    known = index.term_frequencies(wanted)
-    # Unseen values get the model's own u for an exact match: a neutral adjustment.
-    return {
-        column: {
-            value: known[column].get(value, scorer.neutral_term_frequency(column))
-            for value in values
-        }
-        for column, values in wanted.items()
-    }
-
-
-def _tf_columns(row: Mapping[str, Any], tfs: dict[str, dict[str, float]]) -> dict[str, Any]:
-    return {
-        f"tf_{column}": tfs[column].get(row.get(column) or "") if row.get(column) else None
         for column in TF_COLUMNS
     }

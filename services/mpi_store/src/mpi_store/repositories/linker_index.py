@@ -6,7 +6,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, func, insert, literal, select, text
+from sqlalchemy import (
+    BigInteger,
+    String,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -174,6 +185,27 @@ class LinkerIndexRepository:
         for row in rows:
             found[row.column_name][row.value] = row.frequency
         return found
+
+    def all_term_frequencies(self) -> dict[str, dict[str, float]]:
+        """The whole table: each column's frequency by value."""
+        found: dict[str, dict[str, float]] = {}
+        rows = self.session.execute(
+            select(TermFrequency.column_name, TermFrequency.value, TermFrequency.frequency)
+        )
+        for column, value, frequency in rows:
+            found.setdefault(column, {})[value] = frequency
+        return found
+
+    def term_frequency_fingerprint(self) -> tuple[int, int]:
+        """What changes whenever the table does (its rows and their frequencies, summed
+        exactly): reading it is one scan and no rows."""
+        count, total = self.session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(cast(TermFrequency.frequency * 1e12, BigInteger)), 0),
+            )
+        ).one()
+        return int(count), int(total)
 
     def indexed_count(self) -> int:
         return int(self.session.scalar(select(func.count()).select_from(LinkerRecord)) or 0)
