@@ -34,3 +34,21 @@ def test_8_concurrent_copies_of_one_new_patient(live_client, make_record, commit
     with committed_engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(SourceRecord)) == 8
         assert connection.scalar(select(func.count()).select_from(GoldenRecord)) == 1
+
+
+def test_8_concurrent_updates_of_one_record_each_count(live_client, make_record, committed_engine):
+    first = live_client.post("/records", json=make_record(source="FAC1", source_record_id="UPD"))
+    bodies = [
+        make_record(source="FAC1", source_record_id="UPD", phone=f"413-555-01{i:02d}")
+        for i in range(8)
+    ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        responses = list(pool.map(lambda b: live_client.post("/records", json=b), bodies))
+
+    assert first.status_code == 201
+    assert all(r.status_code == 200 for r in responses)
+    # Each update read the record under its lock: none wrote over another's version.
+    assert sorted(r.json()["record_version"] for r in responses) == list(range(2, 10))
+    with committed_engine.connect() as connection:
+        assert connection.scalar(select(SourceRecord.version)) == 9

@@ -110,7 +110,11 @@ def _unchanged(session: Session, record: RecordCreate, digest: str) -> IngestRes
     Read without a lock: an update committing meanwhile is a later request, and this one's
     answer is what was stored before it."""
     stored = SourceRecordRepository(session).get_by_key(record.source, record.source_record_id)
-    if stored is None or stored.content_hash != digest:
+    if stored is None:
+        return None
+    if stored.content_hash != digest:
+        # Read again under the lock: a change committed meanwhile is what this one updates.
+        session.expire(stored)
         return None
     return _as_stored(session, stored)
 
