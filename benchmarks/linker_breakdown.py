@@ -84,7 +84,7 @@ def main(
             candidates = 0
         with factory() as session:
             started = time.perf_counter()
-            answer, _ = service.score_record(
+            answer = service.score_record(
                 session,
                 scorer=scorer,
                 features=row,
@@ -94,7 +94,7 @@ def main(
                 frequencies=frequencies,
             )
             spent["total"] += time.perf_counter() - started
-        candidates += answer.candidates_found
+        candidates += answer.response.candidates_found
     engine.dispose()
     parts = {name: spent[name] / records * 1000 for name in ("search", "values", "score")}
     result = {

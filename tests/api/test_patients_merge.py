@@ -144,6 +144,22 @@ def test_merging_an_absorbed_id_into_its_survivor_again_changes_nothing(
     assert _events(session) == before
 
 
+def test_the_same_merge_asked_the_other_way_round_answers_it_again(
+    steward, session, make_record, other_person
+):
+    survivor, absorbed = _quiet(steward, make_record, other_person)
+    first = _merge(steward, survivor, absorbed).json()
+    before = _events(session)
+
+    # A steward who asked to keep `absorbed` while another kept `survivor`: they are one
+    # patient already, so the merge that made them one answers (no redirect to a self-merge).
+    again = _merge(steward, absorbed, survivor)
+
+    assert again.status_code == 200
+    assert (again.json()["merge_id"], again.json()["mpi_id"]) == (first["merge_id"], survivor)
+    assert _events(session) == before
+
+
 def test_a_merged_path_id_redirects_to_the_survivors_merge(steward, make_record, other_person):
     survivor, absorbed = _quiet(steward, make_record, other_person)
     _merge(steward, survivor, absorbed)

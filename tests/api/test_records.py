@@ -340,3 +340,19 @@ def test_a_replay_of_the_stored_content_asks_the_linker_nothing_and_writes_nothi
     assert [_count(session, table) for table in tables] == counts
     changed = client.post("/records", json={**record, "city": "Salem"})
     assert changed.status_code == 503
+
+
+def test_a_new_record_costs_one_linker_call(client, app, make_record, monkeypatch):
+    calls: list[str] = []
+    linker = app.state.matcher.client
+    for name in ("features_and_score", "score"):
+        method = getattr(linker, name)
+        monkeypatch.setattr(
+            linker, name, lambda *a, _m=method, _n=name, **k: calls.append(_n) or _m(*a, **k)
+        )
+
+    client.post("/records", json=make_record(source="FAC9", source_record_id="ONE"))
+    client.post("/records", json=make_record(source="FAC9", source_record_id="TWO"))
+
+    # Nothing arrived between the linker's answer and the locks: no second call.
+    assert calls == ["features_and_score", "features_and_score"]

@@ -66,7 +66,7 @@ def test_online_scores_equal_batch_predict(session, scorer):
     for pair in batch:
         record_id, features, keys = ids[pair["unique_id_l"]]
         other_id = ids[pair["unique_id_r"]][0]
-        response, _ = score_record(
+        response = score_record(
             session,
             scorer=scorer,
             features=features,
@@ -74,7 +74,7 @@ def test_online_scores_equal_batch_predict(session, scorer):
             exclude_record_id=record_id,
             max_candidates=500,
             frequencies=FrequencyTable(),
-        )
+        ).response
         online = {c.record_id: c for c in response.candidates}[other_id]
         worst = max(worst, abs(online.match_weight - pair["match_weight"]))
         assert online.match_probability == pytest.approx(pair["match_probability"], abs=1e-6)
@@ -88,7 +88,7 @@ def test_candidate_cap(session, scorer):
     ids = _index_fixture(session, table)
     _, features, keys = ids[pair["unique_id_l"]]
 
-    response, capped = score_record(
+    scored = score_record(
         session,
         scorer=scorer,
         features=features,
@@ -98,7 +98,8 @@ def test_candidate_cap(session, scorer):
         frequencies=FrequencyTable(),
     )
 
-    assert capped
+    assert scored.capped
+    response = scored.response
     assert response.capped
     assert len(response.candidates) == 1
 
@@ -132,7 +133,7 @@ def test_the_cap_keeps_the_records_sharing_the_most_keys(session, scorer):
         ids.append(record.id)
     session.flush()
 
-    response, capped = score_record(
+    scored = score_record(
         session,
         scorer=scorer,
         features=features,
@@ -142,7 +143,8 @@ def test_the_cap_keeps_the_records_sharing_the_most_keys(session, scorer):
         frequencies=FrequencyTable(),
     )
 
-    assert capped
+    assert scored.capped
+    response = scored.response
     assert ids[2] in {c.record_id for c in response.candidates}
 
 
@@ -173,7 +175,7 @@ def test_a_score_names_the_key_kinds_and_adds_up_from_the_prior(session, scorer)
     )
     session.flush()
 
-    response, _ = score_record(
+    response = score_record(
         session,
         scorer=scorer,
         features=features,
@@ -181,7 +183,7 @@ def test_a_score_names_the_key_kinds_and_adds_up_from_the_prior(session, scorer)
         exclude_record_id=None,
         max_candidates=10,
         frequencies=FrequencyTable(),
-    )
+    ).response
 
     (candidate,) = response.candidates
     assert candidate.blocking_key_kinds == ["dob_fam", "ssn"]

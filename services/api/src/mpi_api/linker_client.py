@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from mpi_linker.score.schemas import FeaturesResponse, ScoreResponse
+from mpi_linker.score.schemas import FeaturesAndScoreResponse, ScoreResponse
 from mpi_store.domain.contracts import DEMOGRAPHIC_FIELDS, Demographics
 from mpi_store.domain.errors import LinkerUnavailable
 
@@ -33,20 +33,18 @@ class LinkerClient:
         except httpx.TransportError:
             return False
 
-    def features(
-        self, *, demographics: Demographics, events: Iterable[Mapping[str, Any]]
-    ) -> FeaturesResponse:
-        """The linker's comparison columns and keys of a record; `events` as `clinical_event`
-        rows (only the distinct type and code of each coded one are sent)."""
-        codes = sorted(
-            {(e["type"], e.get("code_system"), e["code"]) for e in events if e.get("code")},
-            key=str,
-        )
-        body = {
-            "demographics": demographics.model_dump(mode="json", include=set(DEMOGRAPHIC_FIELDS)),
-            "events": [{"type": t, "code_system": s, "code": c} for t, s, c in codes],
-        }
-        return self._post("/features", body, FeaturesResponse)
+    def features_and_score(
+        self,
+        *,
+        demographics: Demographics,
+        events: Iterable[Mapping[str, Any]],
+        exclude_record_id: int | None,
+    ) -> FeaturesAndScoreResponse:
+        """The linker's comparison columns, keys and scored candidates of a record in one call
+        (`POST /features/score`); `events` as `clinical_event` rows (only the distinct type and
+        code of each coded one are sent)."""
+        body = {**_record_body(demographics, events), "exclude_record_id": exclude_record_id}
+        return self._post("/features/score", body, FeaturesAndScoreResponse)
 
     def score(
         self, *, features: dict[str, Any], blocking_keys: list[str], exclude_record_id: int | None
@@ -75,3 +73,13 @@ class LinkerClient:
             if attempt < self.retries:
                 time.sleep(self.backoff_seconds * 2**attempt)
         raise LinkerUnavailable("the linker is unavailable; nothing was stored, retry later")
+
+
+def _record_body(demographics: Demographics, events: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    codes = sorted(
+        {(e["type"], e.get("code_system"), e["code"]) for e in events if e.get("code")}, key=str
+    )
+    return {
+        "demographics": demographics.model_dump(mode="json", include=set(DEMOGRAPHIC_FIELDS)),
+        "events": [{"type": t, "code_system": s, "code": c} for t, s, c in codes],
+    }

@@ -60,9 +60,9 @@ def rank_patients(
 ) -> list[RankedPatient]:
     """At most `count` patients the linker finds for `record`, best first: each patient once,
     by its best-scoring record (`only_certain`: at most the one certain patient)."""
-    made = matcher.features(record, event_rows(record))
+    first = matcher.first_look(record, event_rows(record), stored_as=None)
     scored, decision = matcher.score(
-        session, record=record_row(record, made.features), features=made
+        session, record=record_row(record, first.answer.features), first=first
     )
     certain = decision.golden_record_id if decision.match_result == MatchResult.MATCH else None
     best: dict[int, CandidateScore] = {}

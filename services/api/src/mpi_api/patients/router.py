@@ -195,12 +195,17 @@ def merge_patients(
     SSNs, two birth dates, two values of one identifier system, two records of one source:
     fields and record keys, never values). The real call refuses conflicts (`409
     MergeConflict`) unless `force` with a `reason`. An id already merged into this patient
-    answers its merge again (`200`, nothing written). An `other_mpi_id` merged elsewhere is
-    followed to its survivor, which is the patient merged.
+    answers its merge again (`200`, nothing written), and so does the same merge asked the
+    other way round once it is done. An `other_mpi_id` merged elsewhere is followed to its
+    survivor, which is the patient merged.
     """
     survivor = stewardship.redirected_to(session, mpi_id=mpi_id)
     if survivor is not None:
-        return _redirect(mpi_id, survivor, "merge")
+        if not stewardship.resolves_to(session, mpi_id=body.other_mpi_id, survivor=survivor):
+            return _redirect(mpi_id, survivor, "merge")
+        # `mpi_id` was merged into the patient `other_mpi_id` names (the same merge asked the
+        # other way round, two stewards racing): that merge answers again.
+        mpi_id, body = survivor.mpi_id, body.model_copy(update={"other_mpi_id": mpi_id})
     merged = stewardship.merge(session, mpi_id=mpi_id, body=body, actor=principal.name)
     return MergeRead(
         merge_id=merged.merge_id,

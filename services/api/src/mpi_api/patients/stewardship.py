@@ -302,6 +302,13 @@ def redirected_to(session: Session, *, mpi_id: str) -> GoldenRecord | None:
     return None if survivor.id == golden.id else survivor
 
 
+def resolves_to(session: Session, *, mpi_id: str, survivor: GoldenRecord) -> bool:
+    """Whether `mpi_id` is `survivor` or was merged into it (False if it names no patient)."""
+    goldens = GoldenRecordRepository(session)
+    golden = goldens.get_by_mpi_id(mpi_id)
+    return golden is not None and goldens.survivor(golden).id == survivor.id
+
+
 def _patient(goldens: GoldenRecordRepository, mpi_id: str, *, field_name: str) -> GoldenRecord:
     golden = goldens.get_by_mpi_id(mpi_id)
     if golden is None:

@@ -60,26 +60,36 @@ def ingest_record(
     a changed one decided again (`redecide`). `dropped_values`: the fields lenient intake
     dropped, as received.
 
-    Transactions for records sharing a specific blocking key are serialised (advisory locks), so two
-    copies of one new patient arriving together cannot found two golden records. A replay of
-    the stored content (same hash) answers the record's current link and patient without
-    asking the linker, locking or writing anything.
+    The linker answers the record's features, keys and scored candidates in one call before
+    the transaction locks anything; transactions for records sharing a specific blocking key
+    are then serialised (advisory locks), and a record that arrived under one of those keys
+    since the linker answered, or a record stored meanwhile under this key, has the record
+    scored again under the locks: two copies of one new patient arriving together cannot found
+    two golden records. A replay of the stored content (same hash) answers the record's
+    current link and patient without asking the linker, locking or writing anything.
     """
     records = SourceRecordRepository(session)
-    replay = _unchanged(session, record, content_hash(record, dropped_values))
-    if replay is not None:
-        return replay
+    seen = records.get_by_key(record.source, record.source_record_id)
+    seen_id = None if seen is None else seen.id
+    if seen is not None:
+        if seen.content_hash == content_hash(record, dropped_values):
+            return _as_stored(session, seen)
+        # Read again under the lock (touching it before would read it now): a change
+        # committed meanwhile is what this one updates.
+        session.expire(seen)
     clinical_events = event_rows(record)
-    made = matcher.features(record, clinical_events)
+    first = matcher.first_look(record, clinical_events, stored_as=seen_id)
+    made = first.answer
     draft = record_row(record, made.features, dropped_values=dropped_values)
     advisory_lock_keys(session, [f"rec:{record.source}:{record.source_record_id}", *made.lock_keys])
     existing = records.get_by_key(record.source, record.source_record_id)
+    first = first.under_locks(None if existing is None else existing.id)
     index = LinkerIndexRepository(session)
     if existing is None:
         stored = records.add(draft)
         records.add_events(stored.id, clinical_events)
         index.add(stored.id, features=made.features, keys=made.blocking_keys)
-        decision = matcher.decide(session, record=stored, features=made)
+        decision = matcher.decide(session, record=stored, first=first)
         golden, link = link_new_record(session, record=stored, decision=decision)
         refresh_golden(session, golden=golden)
         return IngestResult(stored, link, golden, created=True)
@@ -97,26 +107,12 @@ def ingest_record(
         records.replace_events(existing.id, clinical_events)
         index.put(existing.id, features=made.features, keys=made.blocking_keys)
         session.flush()
-        decision = matcher.decide(session, record=existing, features=made)
+        decision = matcher.decide(session, record=existing, first=first)
         golden, current = redecide(session, record=existing, decision=decision)
         if current.link_source != LinkSource.MANUAL:
             _request_adjudication(session, record=existing, decision=decision)
         refresh_golden(session, golden=golden)
     return IngestResult(existing, current, golden, created=False)
-
-
-def _unchanged(session: Session, record: RecordCreate, digest: str) -> IngestResult | None:
-    """The stored record, its link and patient if `record` is already stored with this content.
-    Read without a lock: an update committing meanwhile is a later request, and this one's
-    answer is what was stored before it."""
-    stored = SourceRecordRepository(session).get_by_key(record.source, record.source_record_id)
-    if stored is None:
-        return None
-    if stored.content_hash != digest:
-        # Read again under the lock: a change committed meanwhile is what this one updates.
-        session.expire(stored)
-        return None
-    return _as_stored(session, stored)
 
 
 def link_new_record(

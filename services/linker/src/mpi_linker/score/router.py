@@ -1,10 +1,10 @@
-"""`POST /features`, `POST /score`, `GET /model`."""
+"""`POST /features`, `POST /score`, `POST /features/score`, `GET /model`."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from mpi_linker.features import record_features
 from mpi_linker.score import service
 from mpi_linker.score.schemas import (
+    FeaturesAndScoreRequest,
+    FeaturesAndScoreResponse,
     FeaturesRequest,
     FeaturesResponse,
     ModelRead,
@@ -49,25 +51,58 @@ def score_record(
     body: ScoreRequest, request: Request, session: Annotated[Session, Depends(_session)]
 ) -> ScoreResponse:
     """Score a record against the indexed records that share a blocking key with it."""
+    return _score(
+        request, session, body.features, body.blocking_keys, body.exclude_record_id
+    ).response
+
+
+@router.post("/features/score", operation_id="score_record_features")
+def score_record_features(
+    body: FeaturesAndScoreRequest,
+    request: Request,
+    session: Annotated[Session, Depends(_session)],
+) -> FeaturesAndScoreResponse:
+    """`POST /features` then `POST /score` in one call: what a writer needs before it locks and
+    stores a record, and the candidates it decides on unless a record arrived meanwhile."""
+    made = record_features(
+        body.demographics.model_dump(), [event.model_dump() for event in body.events]
+    )
+    scored = _score(request, session, made.features, made.blocking_keys, body.exclude_record_id)
+    generic = set(scored.generic_keys)
+    return FeaturesAndScoreResponse(
+        features=made.features,
+        blocking_keys=made.blocking_keys,
+        lock_keys=made.lock_keys,
+        score=scored.response,
+        searched_lock_keys=[key for key in made.lock_keys if key not in generic],
+    )
+
+
+def _score(
+    request: Request,
+    session: Session,
+    features: dict[str, Any],
+    blocking_keys: list[str],
+    exclude_record_id: int | None,
+) -> service.Scored:
     started = time.perf_counter()
-    settings = request.app.state.settings
-    response, capped = service.score_record(
+    scored = service.score_record(
         session,
         scorer=request.app.state.scorer,
-        features=body.features,
-        blocking_keys=body.blocking_keys,
-        exclude_record_id=body.exclude_record_id,
-        max_candidates=settings.max_candidates,
+        features=features,
+        blocking_keys=blocking_keys,
+        exclude_record_id=exclude_record_id,
+        max_candidates=request.app.state.settings.max_candidates,
         frequencies=request.app.state.frequencies,
     )
     metrics = request.app.state.metrics
-    metrics.candidates.observe(response.candidates_found)
-    if capped:
+    metrics.candidates.observe(scored.response.candidates_found)
+    if scored.capped:
         metrics.capped.inc()
-    for kind in response.generic_key_kinds or []:
+    for kind in scored.response.generic_key_kinds or []:
         metrics.generic_keys.labels(rule=kind).inc()
     metrics.latency.observe(time.perf_counter() - started)
-    return response
+    return scored
 
 
 @router.get("/model", operation_id="read_model")

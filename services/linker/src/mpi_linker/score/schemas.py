@@ -42,6 +42,12 @@ class FeaturesResponse(BaseModel):
     )
 
 
+class FeaturesAndScoreRequest(FeaturesRequest):
+    exclude_record_id: int | None = Field(
+        default=None, description="The record itself, if it is stored already (an update)."
+    )
+
+
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -105,3 +111,15 @@ class ModelRead(BaseModel):
     accept_alone_threshold: float
     comparisons: list[str]
     card: dict[str, Any]
+
+
+class FeaturesAndScoreResponse(FeaturesResponse):
+    """`POST /features` and `POST /score` of a record in one answer, read before its writer
+    locked and stored it."""
+
+    score: ScoreResponse
+    searched_lock_keys: list[str] = Field(
+        description="The lock keys the candidates were drawn from (not generic): a record the "
+        "candidates lack under one of them arrived after this answer, so the writer, once it "
+        "holds the locks, scores the record again (`POST /score`)"
+    )

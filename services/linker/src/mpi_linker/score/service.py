@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,6 +18,13 @@ from mpi_store.repositories import LinkerIndexRepository
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Scored:
+    response: ScoreResponse
+    capped: bool
+    generic_keys: list[str]  # the keys left out of the search, their postings past the bound
+
+
 def score_record(
     session: Session,
     *,
@@ -26,7 +34,7 @@ def score_record(
     exclude_record_id: int | None,
     max_candidates: int,
     frequencies: FrequencyTable,
-) -> tuple[ScoreResponse, bool]:
+) -> Scored:
     """Score a record against every indexed record sharing a blocking key (at most the cap),
     leaving out the keys generic for their value (`MAX_BLOCK_SIZE`), with the term
     frequencies of their values (from `frequencies`, the table in memory)."""
@@ -81,7 +89,7 @@ def score_record(
         generic_key_kinds=[key.split(":", 1)[0] for key in generic],
         candidates=candidates,
     )
-    return response, capped
+    return Scored(response, capped, generic)
 
 
 def _reasons(score: PairScore) -> dict[str, ComparisonRead]:

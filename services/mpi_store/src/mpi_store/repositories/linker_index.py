@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,6 +185,17 @@ class LinkerIndexRepository:
         for row in rows:
             found[row.column_name][row.value] = row.frequency
         return found
+
+    def holds_others(self, keys: Sequence[str], *, besides: Collection[int]) -> bool:
+        """Whether a record not in `besides` is indexed under one of `keys` (one statement)."""
+        if not keys:
+            return False
+        others = select(BlockingKey.record_id).where(
+            BlockingKey.key == func.any(bindparam("keys", list(keys), type_=ARRAY(String))),
+            BlockingKey.record_id
+            != func.all(bindparam("besides", sorted(besides), type_=ARRAY(BigInteger))),
+        )
+        return bool(self.session.scalar(select(others.exists())))
 
     def all_term_frequencies(self) -> dict[str, dict[str, float]]:
         """The whole table: each column's frequency by value."""
